@@ -1,0 +1,1 @@
+//! The wasmtime engine, WIT bindings, limits and host interfaces for plugins.

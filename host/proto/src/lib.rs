@@ -1,0 +1,1 @@
+//! SCEP messages: BER-tolerant decode, CMS verify and decrypt, CertRep build. No I/O.

@@ -1,0 +1,1 @@
+//! HTTP: routing by service alias, SCEP operations.

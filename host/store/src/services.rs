@@ -1,0 +1,313 @@
+//! Services, their CA and their RA keys.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, Store, StoreError, audit, now};
+
+/// A plugin in a service's configuration: a built-in name (`builtin:secret-policy`)
+/// or a path to a `.wasm` component, with that plugin's string settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginSpec {
+    pub plugin: String,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+impl PluginSpec {
+    pub fn new(plugin: impl Into<String>) -> Self {
+        Self {
+            plugin: plugin.into(),
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+/// A certificate authority whose key the host holds.
+#[derive(Debug, Clone)]
+pub struct Ca {
+    pub id: i64,
+    pub name: String,
+    pub certificate: Vec<u8>,
+    pub key_file: String,
+}
+
+/// One RA certificate of a service. Several exist during a rollover; the newest
+/// is the one GetCACert offers.
+#[derive(Debug, Clone)]
+pub struct RaKeyRow {
+    pub id: i64,
+    pub certificate: Vec<u8>,
+    pub key_file: String,
+    pub not_after: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: i64,
+    pub name: String,
+    pub alias: String,
+    pub enabled: bool,
+    pub ca_id: i64,
+    /// Content ciphers accepted from clients: aes128, aes192, aes256, des3, des.
+    pub client_ciphers: Vec<String>,
+    pub policies: Vec<PluginSpec>,
+    pub issuer: PluginSpec,
+    /// Bumped on every change, so a running server knows what to reload.
+    pub generation: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewService {
+    pub name: String,
+    pub alias: String,
+    pub ca_id: i64,
+    pub client_ciphers: Vec<String>,
+    pub policies: Vec<PluginSpec>,
+    pub issuer: PluginSpec,
+}
+
+/// A change to a service; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceEdit {
+    pub enabled: Option<bool>,
+    pub client_ciphers: Option<Vec<String>>,
+    pub policies: Option<Vec<PluginSpec>>,
+    pub issuer: Option<PluginSpec>,
+}
+
+fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
+    let json_err = |i, e: serde_json::Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
+    let ciphers: String = row.get(5)?;
+    let policies: String = row.get(6)?;
+    let issuer: String = row.get(7)?;
+    Ok(Service {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        alias: row.get(2)?,
+        enabled: row.get(3)?,
+        ca_id: row.get(4)?,
+        client_ciphers: ciphers
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        policies: serde_json::from_str(&policies).map_err(|e| json_err(6, e))?,
+        issuer: serde_json::from_str(&issuer).map_err(|e| json_err(7, e))?,
+        generation: row.get(8)?,
+    })
+}
+
+const SERVICE_COLUMNS: &str =
+    "id, name, alias, enabled, ca_id, client_ciphers, policies, issuer, generation";
+
+impl Store {
+    pub fn add_ca(&self, name: &str, certificate: &[u8], key_file: &str) -> Result<i64> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO cas (name, certificate, key_file, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, certificate, key_file, now()],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    pub fn ca(&self, id: i64) -> Result<Ca> {
+        let conn = self.conn()?;
+        Ok(conn.query_row(
+            "SELECT id, name, certificate, key_file FROM cas WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Ca {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    certificate: r.get(2)?,
+                    key_file: r.get(3)?,
+                })
+            },
+        )?)
+    }
+
+    pub fn ca_by_name(&self, name: &str) -> Result<Option<Ca>> {
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row(
+                "SELECT id, name, certificate, key_file FROM cas WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(Ca {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        certificate: r.get(2)?,
+                        key_file: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn add_service(&self, new: &NewService) -> Result<i64> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let taken: Option<String> = tx
+            .query_row(
+                "SELECT name FROM services WHERE name = ?1 OR alias = ?2",
+                params![new.name, new.alias],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(existing) = taken {
+            return Err(StoreError::Conflict(format!(
+                "service {existing:?} already uses the name {:?} or the alias {:?}",
+                new.name, new.alias
+            )));
+        }
+        let at = now();
+        tx.execute(
+            "INSERT INTO services (name, alias, enabled, ca_id, client_ciphers, policies, issuer, created_at, updated_at)
+             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![
+                new.name,
+                new.alias,
+                new.ca_id,
+                new.client_ciphers.join(","),
+                serde_json::to_string(&new.policies)?,
+                serde_json::to_string(&new.issuer)?,
+                at
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        audit::insert(
+            &tx,
+            &audit::AuditEvent {
+                service: Some(new.name.clone()),
+                event: "service-added".into(),
+                detail: format!("alias {:?}", new.alias),
+                ..Default::default()
+            },
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    pub fn services(&self) -> Result<Vec<Service>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SERVICE_COLUMNS} FROM services ORDER BY name"
+        ))?;
+        let rows = stmt.query_map([], service_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn service(&self, name: &str) -> Result<Service> {
+        let conn = self.conn()?;
+        conn.query_row(
+            &format!("SELECT {SERVICE_COLUMNS} FROM services WHERE name = ?1"),
+            [name],
+            service_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownService(name.to_owned()))
+    }
+
+    /// The sum of every service's generation plus their count: changes whenever any
+    /// service is added, edited or deleted. Cheap enough to poll every second.
+    pub fn services_generation(&self) -> Result<i64> {
+        let conn = self.conn()?;
+        Ok(conn.query_row(
+            "SELECT COALESCE(SUM(generation), 0) + COUNT(*) * 1000003 FROM services",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn edit_service(&self, name: &str, edit: &ServiceEdit) -> Result<Service> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let mut service = tx
+            .query_row(
+                &format!("SELECT {SERVICE_COLUMNS} FROM services WHERE name = ?1"),
+                [name],
+                service_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownService(name.to_owned()))?;
+        let mut changes = Vec::new();
+        if let Some(enabled) = edit.enabled {
+            service.enabled = enabled;
+            changes.push(format!("enabled={enabled}"));
+        }
+        if let Some(ciphers) = &edit.client_ciphers {
+            service.client_ciphers = ciphers.clone();
+            changes.push(format!("client-ciphers={}", ciphers.join(",")));
+        }
+        if let Some(policies) = &edit.policies {
+            service.policies = policies.clone();
+            let names: Vec<_> = policies.iter().map(|p| p.plugin.as_str()).collect();
+            changes.push(format!("policies={}", names.join(",")));
+        }
+        if let Some(issuer) = &edit.issuer {
+            service.issuer = issuer.clone();
+            changes.push(format!("issuer={}", issuer.plugin));
+        }
+        tx.execute(
+            "UPDATE services SET enabled = ?2, client_ciphers = ?3, policies = ?4, issuer = ?5,
+                    generation = generation + 1, updated_at = ?6 WHERE id = ?1",
+            params![
+                service.id,
+                service.enabled,
+                service.client_ciphers.join(","),
+                serde_json::to_string(&service.policies)?,
+                serde_json::to_string(&service.issuer)?,
+                now()
+            ],
+        )?;
+        service.generation += 1;
+        audit::insert(
+            &tx,
+            &audit::AuditEvent {
+                service: Some(service.name.clone()),
+                event: "service-edited".into(),
+                detail: changes.join("; "),
+                ..Default::default()
+            },
+        )?;
+        tx.commit()?;
+        Ok(service)
+    }
+
+    pub fn add_ra_key(
+        &self,
+        service_id: i64,
+        certificate: &[u8],
+        key_file: &str,
+        not_after: i64,
+    ) -> Result<i64> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO ra_keys (service_id, certificate, key_file, not_after, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![service_id, certificate, key_file, not_after, now()],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// The service's RA keys, newest first.
+    pub fn ra_keys(&self, service_id: i64) -> Result<Vec<RaKeyRow>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, certificate, key_file, not_after FROM ra_keys WHERE service_id = ?1 ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map([service_id], |r| {
+            Ok(RaKeyRow {
+                id: r.get(0)?,
+                certificate: r.get(1)?,
+                key_file: r.get(2)?,
+                not_after: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
