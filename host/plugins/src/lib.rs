@@ -1,1 +1,76 @@
-//! The wasmtime engine, WIT bindings, limits and host interfaces for plugins.
+//! Runs sceptic's decisions as WebAssembly components.
+//!
+//! This crate owns the wasmtime engine, the bindings of each supported WIT version,
+//! the host interfaces plugins import, and the limits every call runs under. A
+//! component is compiled once and pre-linked into an `InstancePre`; every call gets
+//! a fresh `Store` and instance (tens of microseconds), so no state leaks from one
+//! request into the next and a trapped instance is never re-entered. Any fault in a
+//! policy (trap, deadline, out of memory, failing `init`) is reported as a fault and
+//! turned into a deny by the chain: sceptic fails closed.
+
+mod bindings;
+mod builtin;
+mod chain;
+mod engine;
+mod host;
+mod issuer;
+pub mod limits;
+mod policy;
+
+pub use bindings::issuer::sceptic::host::signing;
+pub use bindings::policy::sceptic::host::secrets::SecretKind;
+pub use bindings::types;
+pub use builtin::{BUILTIN_PREFIX, builtin_component, builtin_names, test_component_path};
+pub use chain::{ChainDecision, PolicyChain, Verdict};
+pub use engine::PluginEngine;
+pub use host::{CaSigner, MatchedSecret, PluginIdentity, SecretBroker};
+pub use issuer::{IssueOutcome, Issuer};
+pub use policy::Policy;
+
+/// Why a plugin call produced no answer. Each is audited with the plugin's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("exceeded its {0} ms deadline")]
+    Timeout(u64),
+    #[error("exceeded its memory cap of {} MiB", limits::MEMORY_CAP_BYTES >> 20)]
+    OutOfMemory,
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("init refused the configuration: {0}")]
+    Init(String),
+    #[error("returned an unusable answer: {0}")]
+    BadAnswer(String),
+}
+
+impl Fault {
+    /// A short stable word for the audit log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Timeout(_) => "timeout",
+            Fault::OutOfMemory => "out-of-memory",
+            Fault::Trap(_) => "trap",
+            Fault::Init(_) => "init",
+            Fault::BadAnswer(_) => "bad-answer",
+        }
+    }
+}
+
+/// Why a plugin could not be loaded. Shown to the operator as is.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("unknown built-in plugin {0:?} (built-ins: {names})", names = builtin_names().join(", "))]
+    UnknownBuiltin(String),
+    #[error("cannot read plugin {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{plugin} is not a usable {world} component: {detail}")]
+    Invalid {
+        plugin: String,
+        world: &'static str,
+        detail: String,
+    },
+    #[error("{plugin} refused its configuration: {detail}")]
+    Init { plugin: String, detail: String },
+}

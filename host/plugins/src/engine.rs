@@ -1,0 +1,144 @@
+//! The one wasmtime engine of the process, its epoch ticker, and component loading.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use crate::bindings::{issuer::IssuerPlugin, policy::PolicyPlugin};
+use crate::builtin::{BUILTIN_PREFIX, BUILTIN_VERSION, builtin_component};
+use crate::host::{PluginIdentity, PluginState};
+use crate::limits::{self, EPOCH_TICK_MS};
+use crate::{Fault, LoadError};
+
+/// Compiles components and runs calls into them. Clone is cheap.
+#[derive(Clone)]
+pub struct PluginEngine {
+    pub(crate) engine: Engine,
+    pub(crate) policy_linker: Arc<Linker<PluginState>>,
+    pub(crate) issuer_linker: Arc<Linker<PluginState>>,
+}
+
+impl PluginEngine {
+    /// Builds the engine and starts the thread that advances its epoch.
+    pub fn new() -> anyhow::Result<Self> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(limits::POOLED_COMPONENT_INSTANCES)
+            .total_core_instances(limits::POOLED_CORE_INSTANCES)
+            .total_memories(limits::POOLED_MEMORIES)
+            .total_tables(limits::POOLED_TABLES)
+            .max_memory_size(limits::MEMORY_CAP_BYTES)
+            .table_elements(limits::TABLE_ELEMENTS_CAP);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .memory_reservation(limits::MEMORY_RESERVATION_BYTES)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+
+        let mut policy_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut policy_linker)?;
+        PolicyPlugin::add_to_linker::<_, HasSelf<_>>(&mut policy_linker, |s| s)?;
+        let mut issuer_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut issuer_linker)?;
+        IssuerPlugin::add_to_linker::<_, HasSelf<_>>(&mut issuer_linker, |s| s)?;
+
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(Duration::from_millis(EPOCH_TICK_MS));
+                }
+            })?;
+        Ok(Self {
+            engine,
+            policy_linker: Arc::new(policy_linker),
+            issuer_linker: Arc::new(issuer_linker),
+        })
+    }
+
+    /// Reads and compiles a plugin: `builtin:NAME` or a path to a `.wasm` component.
+    pub(crate) fn compile(&self, spec: &str) -> Result<(Component, PluginIdentity), LoadError> {
+        let (bytes, name, version): (std::borrow::Cow<'_, [u8]>, String, String) =
+            match spec.strip_prefix(BUILTIN_PREFIX) {
+                Some(name) => {
+                    let bytes = builtin_component(name)
+                        .ok_or_else(|| LoadError::UnknownBuiltin(name.to_owned()))?;
+                    (bytes.into(), name.to_owned(), BUILTIN_VERSION.to_owned())
+                }
+                None => {
+                    let bytes = std::fs::read(spec).map_err(|source| LoadError::Read {
+                        path: spec.to_owned(),
+                        source,
+                    })?;
+                    let name = std::path::Path::new(spec)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| spec.to_owned());
+                    (bytes.into(), name, "file".to_owned())
+                }
+            };
+        let identity = PluginIdentity {
+            name,
+            version,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        };
+        let component = Component::new(&self.engine, &bytes).map_err(|e| LoadError::Invalid {
+            plugin: spec.to_owned(),
+            world: "WebAssembly",
+            detail: format!("{e:#}"),
+        })?;
+        Ok((component, identity))
+    }
+
+    /// A store for one call, with its deadline and memory cap armed.
+    pub(crate) fn store(
+        &self,
+        identity: &Arc<PluginIdentity>,
+        service: Arc<str>,
+        config: &Arc<BTreeMap<String, String>>,
+        deadline_ms: u64,
+    ) -> Store<PluginState> {
+        let state = PluginState::new(identity.clone(), service, config.clone());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(deadline_ms.div_ceil(EPOCH_TICK_MS));
+        store.epoch_deadline_trap();
+        store
+    }
+}
+
+/// Names what went wrong in a call, from the error and the store's limiter.
+pub(crate) fn classify(
+    error: wasmtime::Error,
+    store: &Store<PluginState>,
+    deadline_ms: u64,
+) -> Fault {
+    if store.data().limiter.memory_exceeded {
+        return Fault::OutOfMemory;
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        if *trap == Trap::Interrupt {
+            return Fault::Timeout(deadline_ms);
+        }
+    }
+    let mut text = format!("{error:#}");
+    // Guest backtraces can be long; the audit log needs the gist.
+    const MAX_FAULT_TEXT: usize = 300;
+    if text.len() > MAX_FAULT_TEXT {
+        let cut = (0..=MAX_FAULT_TEXT)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    Fault::Trap(text)
+}
