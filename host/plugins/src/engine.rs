@@ -1,7 +1,7 @@
 //! The one wasmtime engine of the process, its epoch ticker, and component loading.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -20,6 +20,9 @@ pub struct PluginEngine {
     pub(crate) engine: Engine,
     pub(crate) policy_linker: Arc<Linker<PluginState>>,
     pub(crate) issuer_linker: Arc<Linker<PluginState>>,
+    /// Compiled components by content hash: services sharing a plugin, and reloads
+    /// that keep one, compile it once.
+    compiled: Arc<Mutex<HashMap<String, Component>>>,
 }
 
 impl PluginEngine {
@@ -61,6 +64,7 @@ impl PluginEngine {
             engine,
             policy_linker: Arc::new(policy_linker),
             issuer_linker: Arc::new(issuer_linker),
+            compiled: Arc::default(),
         })
     }
 
@@ -90,12 +94,22 @@ impl PluginEngine {
             version,
             sha256: hex::encode(Sha256::digest(&bytes)),
         };
+        if let Some(component) = self.cached(&identity.sha256) {
+            return Ok((component, identity));
+        }
         let component = Component::new(&self.engine, &bytes).map_err(|e| LoadError::Invalid {
             plugin: spec.to_owned(),
             world: "WebAssembly",
             detail: format!("{e:#}"),
         })?;
+        if let Ok(mut compiled) = self.compiled.lock() {
+            compiled.insert(identity.sha256.clone(), component.clone());
+        }
         Ok((component, identity))
+    }
+
+    fn cached(&self, sha256: &str) -> Option<Component> {
+        self.compiled.lock().ok()?.get(sha256).cloned()
     }
 
     /// A store for one call, with its deadline and memory cap armed.

@@ -1,1 +1,30 @@
-fn main() {}
+//! `sceptic`: a SCEP server (RFC 8894) whose decisions are WebAssembly components.
+//!
+//! This binary is the operator's entry point: it creates a data directory, runs the
+//! server, and manages services and secrets. Changes made with it while a server
+//! runs take effect there within a second, without a restart.
+
+mod cli;
+mod datadir;
+mod pki;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SCEPTIC_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

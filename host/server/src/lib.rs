@@ -1,1 +1,149 @@
-//! HTTP: routing by service alias, SCEP operations.
+//! The SCEP HTTP server: routes `/scep/{alias}[/anything]` to a service, answers
+//! GetCACaps, GetCACert and PKIOperation (RFC 8894 §4), and keeps the set of loaded
+//! services in step with the database while it runs.
+//!
+//! Data flows one way: HTTP (here) → proto (decode, verify, decrypt) → policy chain
+//! → issuer (plugins) → store → signed reply. The CPU-heavy part of a PKIOperation
+//! (three RSA private operations and the plugin calls) runs on tokio's blocking
+//! pool behind a semaphore, so the accept loop and cheap GETs stay responsive.
+
+mod broker;
+mod enroll;
+mod routes;
+pub mod runtime;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use sceptic_plugins::PluginEngine;
+use sceptic_store::{SecretDigester, Store};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::runtime::ServiceTable;
+
+/// How often a running server checks the database for changed services. Edits
+/// made with the CLI take effect within this time, without a restart.
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// PKIOperations processed at once. The work is CPU-bound RSA, so more than a few
+/// per core adds latency, not throughput; the rest wait their turn in order.
+pub fn pki_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() * 4)
+        .unwrap_or(8)
+}
+
+/// Largest PKIOperation body accepted (a request is a few KB; 256 KiB leaves room
+/// for long chains and 8192-bit keys).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// How long a client may take to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The running server's shared state.
+pub struct App {
+    pub store: Arc<Store>,
+    pub engine: PluginEngine,
+    pub digester: SecretDigester,
+    pub data_dir: PathBuf,
+    table: RwLock<Arc<ServiceTable>>,
+    permits: Semaphore,
+}
+
+impl App {
+    /// Loads every service (compiling and initialising its plugins) before serving.
+    pub fn new(
+        store: Arc<Store>,
+        digester: SecretDigester,
+        data_dir: PathBuf,
+    ) -> anyhow::Result<Arc<Self>> {
+        let engine = PluginEngine::new()?;
+        let table = ServiceTable::build(&engine, &store, &data_dir, None)?;
+        Ok(Arc::new(Self {
+            store,
+            engine,
+            digester,
+            data_dir,
+            table: RwLock::new(Arc::new(table)),
+            permits: Semaphore::new(pki_concurrency()),
+        }))
+    }
+
+    /// The services being served now.
+    pub fn table(&self) -> Arc<ServiceTable> {
+        self.table
+            .read()
+            .expect("the table lock is never poisoned")
+            .clone()
+    }
+
+    /// Rebuilds the services whose configuration changed, off the request path,
+    /// and swaps the new table in. Returns whether anything changed.
+    pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+        let current = self.table();
+        if self.store.services_generation()? == current.generation {
+            return Ok(false);
+        }
+        let next = ServiceTable::build(&self.engine, &self.store, &self.data_dir, Some(&current))?;
+        *self
+            .table
+            .write()
+            .expect("the table lock is never poisoned") = Arc::new(next);
+        Ok(true)
+    }
+}
+
+/// Serves until the process ends.
+pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
+    spawn_reloader(app.clone());
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait rather than spin.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req| routes::route(app.clone(), req, peer));
+            let connection = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn spawn_reloader(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RELOAD_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let app = app.clone();
+            match tokio::task::spawn_blocking(move || app.reload_if_changed()).await {
+                Ok(Ok(true)) => tracing::info!("service configuration reloaded"),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => tracing::error!("reloading the service configuration failed: {e:#}"),
+                Err(e) => tracing::error!("the reload task failed: {e}"),
+            }
+        }
+    });
+}
+
+/// The address a client reached us from, as policies see it.
+pub(crate) fn client_address(peer: SocketAddr) -> String {
+    peer.ip().to_string()
+}

@@ -23,7 +23,10 @@ use rusqlite::Connection;
 
 pub use audit::AuditEvent;
 pub use issuance::{Issuance, IssueConflict, IssuedCertificate, Outcome, TransactionRecord};
-pub use secrets::{SecretClaim, SecretDigester, SecretKind, SecretMatch, SecretRow};
+pub use secrets::{
+    PEPPER_LEN, SecretClaim, SecretDigester, SecretKind, SecretMatch, SecretRow,
+    generate_secret_value,
+};
 pub use services::{Ca, NewService, PluginSpec, RaKeyRow, Service, ServiceEdit};
 
 /// How long a connection waits for the writer lock before giving up. Writes are

@@ -1,0 +1,205 @@
+//! HTTP routing and the SCEP operations that need no cryptography of the request.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::enroll::{Origin, PkiReply, pki_operation};
+use crate::{App, MAX_BODY_BYTES, client_address};
+
+type Reply = Response<Full<Bytes>>;
+
+/// The path prefix of every SCEP service: `/scep/{alias}`.
+const SCEP_PREFIX: &str = "/scep/";
+
+fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A refusal for people: plain text that says what happened and what to do.
+fn text(status: StatusCode, message: impl Into<String>) -> Reply {
+    let mut message = message.into();
+    message.push('\n');
+    reply(status, "text/plain; charset=utf-8", message)
+}
+
+/// Query parameters, undecoded (`message` has its own decoding rules, see
+/// `sceptic_proto::decode_get_message`).
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then_some(value)
+    })
+}
+
+pub async fn route(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Reply, Infallible> {
+    let path = req.uri().path();
+    if path == "/health" {
+        return Ok(health(&app));
+    }
+    let Some(rest) = path.strip_prefix(SCEP_PREFIX) else {
+        return Ok(text(
+            StatusCode::NOT_FOUND,
+            format!("no such path {path:?}; SCEP services are at /scep/ALIAS"),
+        ));
+    };
+    // Any suffix after the alias is accepted: clients append /pkiclient.exe or
+    // /cgi-bin/pkiclient.exe by habit.
+    let alias = rest.split('/').next().unwrap_or_default();
+    let table = app.table();
+    let Some(rt) = table.by_alias.get(alias).cloned() else {
+        if let Some(reason) = table.broken.get(alias) {
+            return Ok(text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("service {alias:?} is not available: {reason}"),
+            ));
+        }
+        return Ok(text(
+            StatusCode::NOT_FOUND,
+            format!("no SCEP service with alias {alias:?}"),
+        ));
+    };
+    if !rt.service.enabled {
+        return Ok(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("service {:?} is disabled", rt.service.name),
+        ));
+    }
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let operation = query_param(&query, "operation").unwrap_or_default();
+    let method = req.method().clone();
+    if method != Method::GET && method != Method::POST {
+        return Ok(text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "SCEP uses GET and POST",
+        ));
+    }
+    Ok(match operation {
+        // RFC 8894 §3.5.1: one capability per line.
+        "GetCACaps" => reply(StatusCode::OK, "text/plain", rt.caps.clone()),
+        // §4.2.1.2: CA and RA certificates as a degenerate certs-only SignedData.
+        // Any `message` value is accepted (certmonger sends message=0, then 1).
+        "GetCACert" => reply(
+            StatusCode::OK,
+            "application/x-x509-ca-ra-cert",
+            rt.ca_certs_body.clone(),
+        ),
+        "GetNextCACert" => text(
+            StatusCode::NOT_FOUND,
+            "this service has no next CA certificate",
+        ),
+        "PKIOperation" => {
+            let body = if method == Method::POST {
+                // §4.1: the body is the binary pkiMessage whatever Content-Type says.
+                match Limited::new(req.into_body(), MAX_BODY_BYTES)
+                    .collect()
+                    .await
+                {
+                    Ok(collected) => collected.to_bytes().to_vec(),
+                    Err(e) => {
+                        return Ok(text(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!(
+                                "could not read the request body (at most {MAX_BODY_BYTES} bytes): {e}"
+                            ),
+                        ));
+                    }
+                }
+            } else {
+                let Some(message) = query_param(&query, "message") else {
+                    return Ok(text(
+                        StatusCode::BAD_REQUEST,
+                        "PKIOperation by GET needs a message= parameter",
+                    ));
+                };
+                match sceptic_proto::decode_get_message(message) {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        return Ok(text(
+                            StatusCode::BAD_REQUEST,
+                            format!("the message parameter is not base64: {e}"),
+                        ));
+                    }
+                }
+            };
+            let origin = Origin {
+                method: if method == Method::POST {
+                    "POST"
+                } else {
+                    "GET"
+                },
+                client_address: client_address(peer),
+            };
+            let Ok(_permit) = app.permits.acquire().await else {
+                return Ok(text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server is shutting down",
+                ));
+            };
+            let worker_app = app.clone();
+            match tokio::task::spawn_blocking(move || {
+                pki_operation(&worker_app, &rt, &body, &origin)
+            })
+            .await
+            {
+                Ok(PkiReply::CertRep(der)) => {
+                    reply(StatusCode::OK, "application/x-pki-message", der)
+                }
+                Ok(PkiReply::BadRequest(reason)) => text(StatusCode::BAD_REQUEST, reason),
+                Err(e) => {
+                    // A panic in the pipeline is a bug; the client still gets an
+                    // answer that says so, and the server keeps serving.
+                    tracing::error!("PKIOperation worker failed: {e}");
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the server could not process this request; see its log",
+                    )
+                }
+            }
+        }
+        "" => text(
+            StatusCode::BAD_REQUEST,
+            "missing operation= (GetCACaps, GetCACert, PKIOperation)",
+        ),
+        other => text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown operation {other:?} (GetCACaps, GetCACert, GetNextCACert, PKIOperation)"
+            ),
+        ),
+    })
+}
+
+fn health(app: &App) -> Reply {
+    let table = app.table();
+    if table.broken.is_empty() {
+        return text(
+            StatusCode::OK,
+            format!("ok: {} services", table.by_alias.len()),
+        );
+    }
+    let mut broken: Vec<_> = table
+        .broken
+        .iter()
+        .map(|(a, r)| format!("{a}: {r}"))
+        .collect();
+    broken.sort();
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("services not loaded:\n{}", broken.join("\n")),
+    )
+}
