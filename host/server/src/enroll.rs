@@ -280,7 +280,8 @@ fn handle(
         Err(conflict) => return Err(host_refusal(FailInfo::BadRequest, conflict.to_string())),
     }
     tracing::info!(service = %rt.name, transaction = %facts.transaction_id, serial = %issued.serial_hex,
-        subject = %issued.subject, decided_by = %decision.decided_by, cipher = opened.cipher.name(), "issued");
+        subject = %issued.subject, decided_by = %decision.decided_by, method = facts.method, cipher = opened.cipher.name(),
+        digest = message.digest.name(), "issued");
     let rep = CertRep {
         transaction_id: facts.transaction_id.clone(),
         recipient_nonce: facts.sender_nonce.clone(),

@@ -189,7 +189,11 @@ fn health(app: &App) -> Reply {
     if table.broken.is_empty() {
         return text(
             StatusCode::OK,
-            format!("ok: {} services", table.by_alias.len()),
+            format!(
+                "ok: {} services, configuration generation {}",
+                table.by_alias.len(),
+                table.generation
+            ),
         );
     }
     let mut broken: Vec<_> = table
@@ -200,6 +204,10 @@ fn health(app: &App) -> Reply {
     broken.sort();
     text(
         StatusCode::SERVICE_UNAVAILABLE,
-        format!("services not loaded:\n{}", broken.join("\n")),
+        format!(
+            "services not loaded:\n{}\nconfiguration generation {}",
+            broken.join("\n"),
+            table.generation
+        ),
     )
 }

@@ -1,0 +1,311 @@
+//! Test harness: a real `sceptic` server process on a random 127.0.0.1 port with a
+//! temporary data directory, a minimal HTTP client, and helpers for the CLI.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to load its services and start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Upper bound for one HTTP exchange with the server under test.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn sceptic_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sceptic")
+}
+
+/// A fresh, empty scratch directory under the system temp dir.
+pub fn scratch(label: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("sceptic-it-{}-{label}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The fault-injection component, built by host/plugins/build.rs beside the
+/// built-ins under <target>/wasm-plugins.
+pub fn fault_component() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile>/deps/<test binary>
+    let target = exe.ancestors().nth(3).unwrap();
+    let path = target.join("wasm-plugins/wasm32-wasip2/release/fault_policy.wasm");
+    assert!(
+        path.exists(),
+        "fault component missing at {}",
+        path.display()
+    );
+    path
+}
+
+pub struct Server {
+    pub root: PathBuf,
+    pub data_dir: PathBuf,
+    pub port: u16,
+    /// The single-use secret `init` printed.
+    pub secret: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Server {
+    /// `sceptic init` in a scratch directory, then `sceptic serve` on a free port.
+    pub fn start(label: &str) -> Server {
+        let root = scratch(label);
+        let data_dir = root.join("data");
+        let init = Command::new(sceptic_bin())
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("init")
+            .output()
+            .unwrap();
+        assert!(
+            init.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let stdout = String::from_utf8(init.stdout).unwrap();
+        let secret = stdout.lines().last().unwrap().trim().to_owned();
+        let log = root.join("server.log");
+        let mut child = Command::new(sceptic_bin())
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let port = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("listening on ") {
+                        break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "server did not start; log:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+            }
+        };
+        Server {
+            root,
+            data_dir,
+            port,
+            secret,
+            log,
+            child,
+        }
+    }
+
+    pub fn url(&self, alias: &str) -> String {
+        format!("http://127.0.0.1:{}/scep/{alias}", self.port)
+    }
+
+    /// Runs a `sceptic` CLI command against this server's data directory.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(sceptic_bin())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Like [`Server::cli`], asserting success; returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "sceptic {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A fresh single-use secret for a service.
+    pub fn new_secret(&self, service: &str) -> String {
+        self.cli_ok(&["secret", "generate", "--service", service])
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// Makes a configuration change and waits until the server has loaded it.
+    pub fn reconfigure(&self, args: &[&str]) {
+        let before = self.generation();
+        self.cli_ok(args);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.generation() == before {
+            assert!(
+                Instant::now() < deadline,
+                "server did not reload after {args:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn generation(&self) -> String {
+        let (_, _, body) = http(self.port, "GET", "/health", &[], &[]);
+        let body = String::from_utf8_lossy(&body).into_owned();
+        body.split("generation ")
+            .nth(1)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The CA certificate file `init` wrote.
+    pub fn ca_pem(&self) -> PathBuf {
+        self.data_dir.join("ca.pem")
+    }
+
+    /// Rows of a read-only SQL query on the server's database, via the sqlite CLI-free
+    /// path: the audit trail as `sceptic` stored it.
+    pub fn audit_events(&self) -> String {
+        // The store is plain SQLite; read it with python's sqlite3 (always present here).
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [print('|'.join(map(str,r))) for r in c.execute('select service,event,plugin,detail from audit order by id')]")
+            .arg(self.data_dir.join("sceptic.db"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(sys.argv[2]).fetchone()[0])")
+            .arg(self.data_dir.join("sceptic.db"))
+            .arg(sql)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange (Connection: close). Returns status, headers, body.
+pub fn http(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(HTTP_TIMEOUT)).unwrap();
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete HTTP response");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body)
+}
+
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `openssl verify -CAfile ca cert` must say OK.
+pub fn openssl_verify(ca: &Path, cert: &Path) {
+    let out = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(ca)
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl verify failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Output of an openssl command that must succeed.
+pub fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fails loudly when a client the tests need is not installed: CI must not skip.
+pub fn require_tool(name: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{name} is not installed; run .ci/run (or: apt-get install -y scep certmonger dbus)"
+    );
+}

@@ -1,0 +1,443 @@
+//! The SCEP server over real HTTP, checked exactly with the crate's own client
+//! (an independent pure-Rust implementation of the client side), plus plugin faults.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, header, http, openssl, scratch};
+use der::Decode;
+use sceptic_proto::client::{self, Quirks, RequestOptions, Requester};
+use sceptic_proto::{ContentCipher, DigestAlg, FailInfo, KeyTransport, MessageType, PkiStatus};
+
+/// Certificates of a GetCACert answer, in order, as DER.
+fn ca_certs(server: &Server, alias: &str) -> Vec<Vec<u8>> {
+    let (status, headers, body) = http(
+        server.port,
+        "GET",
+        &format!("/scep/{alias}?operation=GetCACert&message=x"),
+        &[],
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/x-x509-ca-ra-cert")
+    );
+    let dir = scratch("cacert");
+    let file = dir.join("ca.p7");
+    std::fs::write(&file, &body).unwrap();
+    let pems = openssl(&[
+        "pkcs7",
+        "-inform",
+        "DER",
+        "-in",
+        file.to_str().unwrap(),
+        "-print_certs",
+    ]);
+    pems.split("-----END CERTIFICATE-----")
+        .filter(|chunk| chunk.contains("-----BEGIN CERTIFICATE-----"))
+        .map(|chunk| {
+            let pem = format!(
+                "{}-----END CERTIFICATE-----\n",
+                &chunk[chunk.find("-----BEGIN").unwrap()..]
+            );
+            der::pem::decode_vec(pem.as_bytes()).unwrap().1
+        })
+        .collect()
+}
+
+fn ra_cert(server: &Server, alias: &str) -> Vec<u8> {
+    ca_certs(server, alias).pop().unwrap()
+}
+
+fn options(cipher: ContentCipher, digest: DigestAlg) -> RequestOptions {
+    RequestOptions {
+        message_type: MessageType::PkcsReq,
+        transaction_id: format!("test-{}", rand_suffix()),
+        digest,
+        cipher,
+        key_transport: KeyTransport::Pkcs1v15,
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn post(server: &Server, alias: &str, body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    http(
+        server.port,
+        "POST",
+        &format!("/scep/{alias}/pkiclient.exe?operation=PKIOperation"),
+        &[],
+        body,
+    )
+}
+
+#[test]
+fn get_ca_caps_advertises_exactly_what_the_service_enforces() {
+    let server = Server::start("caps");
+    for suffix in ["", "/pkiclient.exe", "/cgi-bin/pkiclient.exe"] {
+        let (status, headers, body) = http(
+            server.port,
+            "GET",
+            &format!("/scep/default{suffix}?operation=GetCACaps"),
+            &[],
+            &[],
+        );
+        assert_eq!(status, 200);
+        assert_eq!(header(&headers, "content-type"), Some("text/plain"));
+        assert_eq!(
+            body,
+            b"AES\nDES3\nPOSTPKIOperation\nSCEPStandard\nSHA-1\nSHA-256\nSHA-512\n"
+        );
+    }
+    // Without AES the service must not claim AES, nor SCEPStandard (which implies it).
+    server.reconfigure(&["service", "edit", "default", "--client-ciphers", "des3"]);
+    let (_, _, body) = http(
+        server.port,
+        "GET",
+        "/scep/default?operation=GetCACaps",
+        &[],
+        &[],
+    );
+    assert_eq!(body, b"DES3\nPOSTPKIOperation\nSHA-1\nSHA-256\nSHA-512\n");
+    let (status, _, body) = http(
+        server.port,
+        "GET",
+        "/scep/nosuch?operation=GetCACaps",
+        &[],
+        &[],
+    );
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("nosuch"));
+}
+
+#[test]
+fn get_ca_cert_returns_ca_and_ra_for_any_message_value() {
+    let server = Server::start("cacert");
+    for message in ["", "&message=0", "&message=1", "&message=anything"] {
+        let (status, headers, _) = http(
+            server.port,
+            "GET",
+            &format!("/scep/default?operation=GetCACert{message}"),
+            &[],
+            &[],
+        );
+        assert_eq!(status, 200, "message {message:?}");
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("application/x-x509-ca-ra-cert")
+        );
+    }
+    let certs = ca_certs(&server, "default");
+    assert_eq!(certs.len(), 2, "CA and RA");
+    let ca_pem = std::fs::read_to_string(server.ca_pem()).unwrap();
+    assert_eq!(
+        der::pem::decode_vec(ca_pem.as_bytes()).unwrap().1,
+        certs[0],
+        "CA first, as in ca.pem"
+    );
+    let dir = scratch("ra");
+    let ra_file = dir.join("ra.der");
+    std::fs::write(&ra_file, &certs[1]).unwrap();
+    let ra_pem = openssl(&["x509", "-inform", "DER", "-in", ra_file.to_str().unwrap()]);
+    std::fs::write(dir.join("ra.pem"), ra_pem).unwrap();
+    common::openssl_verify(&server.ca_pem(), &dir.join("ra.pem"));
+    let usage = openssl(&[
+        "x509",
+        "-in",
+        dir.join("ra.pem").to_str().unwrap(),
+        "-noout",
+        "-ext",
+        "keyUsage",
+    ]);
+    assert!(
+        usage.contains("Digital Signature") && usage.contains("Key Encipherment"),
+        "{usage}"
+    );
+}
+
+#[test]
+fn exact_enrollment_by_post_and_by_get_with_ber_and_sans() {
+    let server = Server::start("exact");
+    let ra = ra_cert(&server, "default");
+    let requester = Requester::generate(2048, "device-7");
+    let csr = client::build_csr(
+        &requester.key,
+        "CN=device-7,O=Example",
+        Some(&server.secret),
+        &["device-7.example.net"],
+    );
+    let opts = options(ContentCipher::Aes256, DigestAlg::Sha256);
+    // BER as Apple and Go clients send it: indefinite lengths, chunked content.
+    let ber = Quirks {
+        ber: true,
+        unsorted_attributes: true,
+        ..Quirks::default()
+    };
+    let (request, nonce) = client::build_request_with(&requester, &ra, &csr, &opts, &ber);
+    let (status, headers, body) = post(&server, "default", &request);
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/x-pki-message")
+    );
+    let reply = client::read_cert_rep(&body, &requester).unwrap();
+    assert_eq!(
+        reply.message.pki_status,
+        Some(PkiStatus::Success),
+        "{:?}",
+        reply.message.fail_info_text
+    );
+    assert_eq!(reply.message.transaction_id, opts.transaction_id);
+    assert_eq!(
+        reply.message.recipient_nonce.as_deref(),
+        Some(nonce.as_slice())
+    );
+    assert_ne!(reply.message.sender_nonce, nonce);
+    assert_eq!(
+        reply.cipher,
+        Some(ContentCipher::Aes256),
+        "answered in the request's cipher"
+    );
+    assert_eq!(reply.issued_certificates.len(), 1);
+    let issued = x509_cert::Certificate::from_der(&reply.issued_certificates[0]).unwrap();
+    let requested = x509_cert::request::CertReq::from_der(&csr).unwrap();
+    assert_eq!(issued.tbs_certificate().subject(), &requested.info.subject);
+    assert_eq!(
+        issued.tbs_certificate().subject_public_key_info(),
+        &requested.info.public_key
+    );
+    let dir = scratch("issued");
+    std::fs::write(dir.join("cert.der"), &reply.issued_certificates[0]).unwrap();
+    let text = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        dir.join("cert.der").to_str().unwrap(),
+        "-text",
+        "-noout",
+    ]);
+    assert!(text.contains("DNS:device-7.example.net"), "{text}");
+    let pem = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        dir.join("cert.der").to_str().unwrap(),
+    ]);
+    std::fs::write(dir.join("cert.pem"), pem).unwrap();
+    common::openssl_verify(&server.ca_pem(), &dir.join("cert.pem"));
+
+    // By GET, 3DES with SHA-512, the message percent-encoded (certmonger's form).
+    let secret = server.new_secret("default");
+    let requester = Requester::generate(2048, "device-8");
+    let csr = client::build_csr(&requester.key, "CN=device-8", Some(&secret), &[]);
+    let opts = options(ContentCipher::Des3, DigestAlg::Sha512);
+    let (request, _) = client::build_request(&requester, &ra, &csr, &opts);
+    let b64 = base64_standard(&request);
+    let escaped = b64
+        .replace('+', "%2B")
+        .replace('/', "%2f")
+        .replace('=', "%3D");
+    let target = format!("/scep/default?operation=PKIOperation&message={escaped}");
+    assert!(target.len() > 3_000);
+    let (status, _, body) = http(server.port, "GET", &target, &[], &[]);
+    assert_eq!(status, 200);
+    let reply = client::read_cert_rep(&body, &requester).unwrap();
+    assert_eq!(
+        reply.message.pki_status,
+        Some(PkiStatus::Success),
+        "{:?}",
+        reply.message.fail_info_text
+    );
+    assert_eq!(reply.cipher, Some(ContentCipher::Des3));
+    assert_eq!(server.count("select count(*) from certificates"), 2);
+}
+
+#[test]
+fn refusals_are_signed_failures_and_garbage_is_a_400() {
+    let server = Server::start("refusals");
+    let ra = ra_cert(&server, "default");
+    let requester = Requester::generate(2048, "device-9");
+
+    // Wrong secret: FAILURE badRequest, signed, addressed to the request.
+    let csr = client::build_csr(&requester.key, "CN=device-9", Some("wrong"), &[]);
+    let opts = options(ContentCipher::Aes128, DigestAlg::Sha1);
+    let (request, nonce) = client::build_request(&requester, &ra, &csr, &opts);
+    let (status, _, body) = post(&server, "default", &request);
+    assert_eq!(status, 200);
+    let reply = client::read_cert_rep(&body, &requester).unwrap();
+    assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
+    assert_eq!(reply.message.fail_info, Some(FailInfo::BadRequest));
+    assert_eq!(reply.message.transaction_id, opts.transaction_id);
+    assert_eq!(
+        reply.message.recipient_nonce.as_deref(),
+        Some(nonce.as_slice())
+    );
+
+    // Single DES on a default service: badAlg.
+    let csr = client::build_csr(&requester.key, "CN=device-9", Some(&server.secret), &[]);
+    let (request, _) = client::build_request(
+        &requester,
+        &ra,
+        &csr,
+        &options(ContentCipher::Des, DigestAlg::Sha256),
+    );
+    let (_, _, body) = post(&server, "default", &request);
+    let reply = client::read_cert_rep(&body, &requester).unwrap();
+    assert_eq!(reply.message.fail_info, Some(FailInfo::BadAlg));
+
+    // Encrypted to another RA: badMessageCheck.
+    let other_ra = Requester::generate(2048, "not-our-ra");
+    let (request, _) = client::build_request(
+        &requester,
+        &other_ra.certificate_der,
+        &csr,
+        &options(ContentCipher::Aes256, DigestAlg::Sha256),
+    );
+    let (_, _, body) = post(&server, "default", &request);
+    let reply = client::read_cert_rep(&body, &requester).unwrap();
+    assert_eq!(reply.message.fail_info, Some(FailInfo::BadMessageCheck));
+
+    // Not a SCEP message at all: 400 with a reason, not a 500.
+    let (status, _, body) = post(&server, "default", b"definitely not CMS");
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&body).contains("malformed"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (status, _, _) = http(
+        server.port,
+        "GET",
+        "/scep/default?operation=PKIOperation&message=%%%",
+        &[],
+        &[],
+    );
+    assert_eq!(status, 400);
+
+    // None of it spent the secret: it still enrolls.
+    let (request, _) = client::build_request(
+        &requester,
+        &ra,
+        &csr,
+        &options(ContentCipher::Aes256, DigestAlg::Sha256),
+    );
+    let (_, _, body) = post(&server, "default", &request);
+    let reply = client::read_cert_rep(&body, &requester).unwrap();
+    assert_eq!(
+        reply.message.pki_status,
+        Some(PkiStatus::Success),
+        "{:?}",
+        reply.message.fail_info_text
+    );
+}
+
+#[test]
+fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
+    let server = Server::start("faults");
+    let fault = common::fault_component();
+    for kind in ["loop", "trap", "memory"] {
+        server.cli_ok(&[
+            "service",
+            "add",
+            kind,
+            "--policy",
+            &format!("{},fault={kind}", fault.display()),
+        ]);
+    }
+    server.reconfigure(&[
+        "service",
+        "edit",
+        "default",
+        "--client-ciphers",
+        "aes256,aes128",
+    ]);
+    for kind in ["loop", "trap", "memory"] {
+        let ra = ra_cert(&server, kind);
+        let requester = Requester::generate(2048, kind);
+        let secret = server.new_secret(kind);
+        let csr = client::build_csr(&requester.key, &format!("CN={kind}"), Some(&secret), &[]);
+        let started = Instant::now();
+        let (request, _) = client::build_request(
+            &requester,
+            &ra,
+            &csr,
+            &options(ContentCipher::Aes256, DigestAlg::Sha256),
+        );
+        let (status, _, body) = post(&server, kind, &request);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{kind} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(status, 200, "{kind}");
+        let reply = client::read_cert_rep(&body, &requester).unwrap();
+        assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure), "{kind}");
+        assert_eq!(
+            reply.message.fail_info,
+            Some(FailInfo::BadRequest),
+            "{kind}"
+        );
+
+        // The next good request, on another service, succeeds.
+        let ra = ra_cert(&server, "default");
+        let good = Requester::generate(2048, "good");
+        let secret = server.new_secret("default");
+        let csr = client::build_csr(&good.key, "CN=good", Some(&secret), &[]);
+        let (request, _) = client::build_request(
+            &good,
+            &ra,
+            &csr,
+            &options(ContentCipher::Aes256, DigestAlg::Sha256),
+        );
+        let (_, _, body) = post(&server, "default", &request);
+        let reply = client::read_cert_rep(&body, &good).unwrap();
+        assert_eq!(
+            reply.message.pki_status,
+            Some(PkiStatus::Success),
+            "after {kind}: {:?}",
+            reply.message.fail_info_text
+        );
+    }
+    let audit = server.audit_events();
+    for (service, kind) in [
+        ("loop", "timeout"),
+        ("trap", "trap"),
+        ("memory", "out-of-memory"),
+    ] {
+        assert!(
+            audit.lines().any(|l| l.starts_with(&format!("{service}|plugin-fault|fault_policy@file|{kind}"))),
+            "no {kind} fault audited for {service}:\n{audit}"
+        );
+    }
+    assert_eq!(server.count("select count(*) from certificates"), 3);
+}
+
+fn base64_standard(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
