@@ -421,6 +421,72 @@ fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
     assert_eq!(server.count("select count(*) from certificates"), 3);
 }
 
+#[test]
+fn concurrent_uses_of_one_single_use_secret_issue_one_certificate() {
+    const RACERS: usize = 12;
+    let server = Server::start("race");
+    let ra = ra_cert(&server, "default");
+    // Requests are built first so that they reach the server together.
+    let requests: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let requester = Requester::generate(2048, &format!("racer-{i}"));
+            let csr = client::build_csr(
+                &requester.key,
+                &format!("CN=racer-{i}"),
+                Some(&server.secret),
+                &[],
+            );
+            let (request, _) = client::build_request(
+                &requester,
+                &ra,
+                &csr,
+                &options(ContentCipher::Aes256, DigestAlg::Sha256),
+            );
+            (requester, request)
+        })
+        .collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(RACERS));
+    let port = server.port;
+    let outcomes: Vec<_> = requests
+        .into_iter()
+        .map(|(requester, request)| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let (_, _, body) = http(
+                    port,
+                    "POST",
+                    "/scep/default?operation=PKIOperation",
+                    &[],
+                    &request,
+                );
+                client::read_cert_rep(&body, &requester)
+                    .unwrap()
+                    .message
+                    .pki_status
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let successes = outcomes
+        .iter()
+        .filter(|s| **s == Some(PkiStatus::Success))
+        .count();
+    assert_eq!(successes, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|s| matches!(s, Some(PkiStatus::Success | PkiStatus::Failure)))
+    );
+    assert_eq!(server.count("select count(*) from certificates"), 1);
+    assert_eq!(
+        server.count("select count(*) from secrets where used_at is not null"),
+        1
+    );
+}
+
 fn base64_standard(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();

@@ -72,6 +72,14 @@ pub enum OaepHash {
     Sha512,
 }
 
+/// Fills `buf` from the operating system's CSPRNG (through aws-lc).
+pub fn fill_random(buf: &mut [u8]) {
+    use aws_lc_rs::rand::SecureRandom;
+    SystemRandom::new()
+        .fill(buf)
+        .expect("the system random source is available");
+}
+
 /// An RSA private key held by the host. Plugins only ever see a handle to it.
 pub struct RsaKey {
     signing: KeyPair,

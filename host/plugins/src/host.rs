@@ -17,10 +17,6 @@ use crate::bindings::issuer::sceptic::host::signing;
 use crate::bindings::policy::sceptic::host::{config, log, secrets};
 use crate::limits::Limiter;
 
-/// Random bytes in a serial number: 126 random bits after fixing the top two, well
-/// above the 64 bits of entropy CA/B Forum and RFC 5280 practice expect.
-const SERIAL_BYTES: usize = 16;
-
 /// Who the plugin is, for logs and the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginIdentity {
@@ -213,12 +209,9 @@ impl signing::Host for PluginState {
     }
 
     fn random_serial(&mut self) -> wasmtime::Result<Vec<u8>> {
-        let mut serial = [0u8; SERIAL_BYTES];
-        rand::rng().fill_bytes(&mut serial);
-        // Positive and minimal: clear the sign bit, and keep the first byte non-zero
-        // so the INTEGER needs no leading zero and keeps its full length.
-        serial[0] = (serial[0] & 0x7f) | 0x40;
-        Ok(serial.to_vec())
+        let mut random = [0u8; sceptic_x509::SERIAL_RANDOM_BYTES];
+        rand::rng().fill_bytes(&mut random);
+        Ok(sceptic_x509::serial_from_random(random))
     }
 }
 

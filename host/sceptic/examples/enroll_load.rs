@@ -23,13 +23,22 @@ const REQUESTERS: usize = 8;
 
 fn exchange(host: &str, method: &str, target: &str, body: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(host).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     write!(stream, "{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
     stream.write_all(body).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP response");
-    assert!(raw.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&raw[..split]));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP response");
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw[..split])
+    );
     raw[split + 4..].to_vec()
 }
 
@@ -46,7 +55,10 @@ fn main() {
         std::process::exit(2);
     }
     let url = args[1].strip_prefix("http://").expect("an http:// URL");
-    let (host, path) = url.split_once('/').map(|(h, p)| (h.to_owned(), format!("/{p}"))).unwrap();
+    let (host, path) = url
+        .split_once('/')
+        .map(|(h, p)| (h.to_owned(), format!("/{p}")))
+        .unwrap();
     let secret = args[2].clone();
     let count: usize = args[3].parse().expect("COUNT");
     let concurrency: usize = args[4].parse().expect("CONCURRENCY");
@@ -70,7 +82,12 @@ fn main() {
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (next, latencies, requesters, ra) = (next.clone(), latencies.clone(), requesters.clone(), ra.clone());
+            let (next, latencies, requesters, ra) = (
+                next.clone(),
+                latencies.clone(),
+                requesters.clone(),
+                ra.clone(),
+            );
             let (host, path) = (host.clone(), path.clone());
             std::thread::spawn(move || {
                 loop {
@@ -88,10 +105,20 @@ fn main() {
                     };
                     let (request, _) = client::build_request(requester, &ra, csr, &opts);
                     let t = Instant::now();
-                    let reply = exchange(&host, "POST", &format!("{path}?operation=PKIOperation"), &request);
+                    let reply = exchange(
+                        &host,
+                        "POST",
+                        &format!("{path}?operation=PKIOperation"),
+                        &request,
+                    );
                     let took = t.elapsed();
                     let reply = client::read_cert_rep(&reply, requester).expect("a CertRep");
-                    assert_eq!(reply.message.pki_status, Some(PkiStatus::Success), "{:?}", reply.message.fail_info_text);
+                    assert_eq!(
+                        reply.message.pki_status,
+                        Some(PkiStatus::Success),
+                        "{:?}",
+                        reply.message.fail_info_text
+                    );
                     latencies.lock().unwrap().push(took);
                 }
             })

@@ -6,11 +6,7 @@ use anyhow::Context;
 use der::{Decode, Encode};
 use sceptic_keys::{RsaKey, SignatureDigest};
 use sceptic_x509::CertificateTemplate;
-use spki_reexport::SubjectPublicKeyInfoOwned;
-
-mod spki_reexport {
-    pub use x509_cert::spki::SubjectPublicKeyInfoOwned;
-}
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 /// Lifetime of the CA made at `init`.
 pub const CA_LIFETIME: Duration = Duration::from_secs(10 * 365 * 86_400);
@@ -20,19 +16,9 @@ pub const RA_LIFETIME: Duration = Duration::from_secs(2 * 365 * 86_400);
 const BACKDATE: Duration = Duration::from_secs(300);
 
 fn random_serial() -> Vec<u8> {
-    // RsaKey has no RNG to lend; a fresh key's SPKI is not a serial source either.
-    // Use the OS RNG through the same path the plugins use: 16 bytes, positive.
-    let mut serial = [0u8; 16];
-    getrandom_fill(&mut serial);
-    serial[0] = (serial[0] & 0x7f) | 0x40;
-    serial.to_vec()
-}
-
-fn getrandom_fill(buf: &mut [u8]) {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .expect("the OS random source is readable");
+    let mut random = [0u8; sceptic_x509::SERIAL_RANDOM_BYTES];
+    sceptic_keys::fill_random(&mut random);
+    sceptic_x509::serial_from_random(random)
 }
 
 fn spki(key: &RsaKey) -> anyhow::Result<SubjectPublicKeyInfoOwned> {

@@ -236,6 +236,18 @@ pub fn subject_alt_name(requested: &[Extension]) -> Option<Extension> {
         .cloned()
 }
 
+/// Bytes of random input a serial number is made from.
+pub const SERIAL_RANDOM_BYTES: usize = 16;
+
+/// A positive serial number (DER INTEGER contents) from 16 random bytes: the top
+/// bit is cleared so it is positive, the next is set so it needs no leading zero
+/// and keeps its full length. 126 random bits, well above the 64 that RFC 5280
+/// practice and the CA/Browser Forum ask for.
+pub fn serial_from_random(mut random: [u8; SERIAL_RANDOM_BYTES]) -> Vec<u8> {
+    random[0] = (random[0] & 0x7f) | 0x40;
+    random.to_vec()
+}
+
 /// DER of a Name given in RFC 4514 form ("CN=sceptic CA,O=Example").
 pub fn name_der(rfc4514: &str) -> Result<Vec<u8>, String> {
     use std::str::FromStr;
