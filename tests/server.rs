@@ -78,6 +78,25 @@ fn post(server: &Server, alias: &str, body: &[u8]) -> (u16, Vec<(String, String)
     )
 }
 
+/// A fresh requester asks `alias` for a certificate with `challenge`; returns the
+/// requester (to read the reply) and the decoded reply.
+fn enroll(
+    server: &Server,
+    alias: &str,
+    cn: &str,
+    challenge: &str,
+    cipher: ContentCipher,
+) -> client::Reply {
+    let ra = ra_cert(server, alias);
+    let requester = Requester::generate(2048, cn);
+    let csr = client::build_csr(&requester.key, &format!("CN={cn}"), Some(challenge), &[]);
+    let (request, _) =
+        client::build_request(&requester, &ra, &csr, &options(cipher, DigestAlg::Sha256));
+    let (status, _, body) = post(server, alias, &request);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    client::read_cert_rep(&body, &requester).unwrap()
+}
+
 #[test]
 fn get_ca_caps_advertises_exactly_what_the_service_enforces() {
     let server = Server::start("caps");
@@ -361,25 +380,14 @@ fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
         "aes256,aes128",
     ]);
     for kind in ["loop", "trap", "memory"] {
-        let ra = ra_cert(&server, kind);
-        let requester = Requester::generate(2048, kind);
         let secret = server.new_secret(kind);
-        let csr = client::build_csr(&requester.key, &format!("CN={kind}"), Some(&secret), &[]);
         let started = Instant::now();
-        let (request, _) = client::build_request(
-            &requester,
-            &ra,
-            &csr,
-            &options(ContentCipher::Aes256, DigestAlg::Sha256),
-        );
-        let (status, _, body) = post(&server, kind, &request);
+        let reply = enroll(&server, kind, kind, &secret, ContentCipher::Aes256);
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{kind} took {:?}",
             started.elapsed()
         );
-        assert_eq!(status, 200, "{kind}");
-        let reply = client::read_cert_rep(&body, &requester).unwrap();
         assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure), "{kind}");
         assert_eq!(
             reply.message.fail_info,
@@ -388,18 +396,8 @@ fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
         );
 
         // The next good request, on another service, succeeds.
-        let ra = ra_cert(&server, "default");
-        let good = Requester::generate(2048, "good");
         let secret = server.new_secret("default");
-        let csr = client::build_csr(&good.key, "CN=good", Some(&secret), &[]);
-        let (request, _) = client::build_request(
-            &good,
-            &ra,
-            &csr,
-            &options(ContentCipher::Aes256, DigestAlg::Sha256),
-        );
-        let (_, _, body) = post(&server, "default", &request);
-        let reply = client::read_cert_rep(&body, &good).unwrap();
+        let reply = enroll(&server, "default", "good", &secret, ContentCipher::Aes256);
         assert_eq!(
             reply.message.pki_status,
             Some(PkiStatus::Success),

@@ -102,6 +102,17 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
     })
 }
 
+const CA_COLUMNS: &str = "id, name, certificate, key_file";
+
+fn ca_from_row(r: &Row<'_>) -> rusqlite::Result<Ca> {
+    Ok(Ca {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        certificate: r.get(2)?,
+        key_file: r.get(3)?,
+    })
+}
+
 const SERVICE_COLUMNS: &str =
     "id, name, alias, enabled, ca_id, client_ciphers, policies, issuer, generation";
 
@@ -118,16 +129,9 @@ impl Store {
     pub fn ca(&self, id: i64) -> Result<Ca> {
         let conn = self.conn()?;
         Ok(conn.query_row(
-            "SELECT id, name, certificate, key_file FROM cas WHERE id = ?1",
+            &format!("SELECT {CA_COLUMNS} FROM cas WHERE id = ?1"),
             [id],
-            |r| {
-                Ok(Ca {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    certificate: r.get(2)?,
-                    key_file: r.get(3)?,
-                })
-            },
+            ca_from_row,
         )?)
     }
 
@@ -135,16 +139,9 @@ impl Store {
         let conn = self.conn()?;
         Ok(conn
             .query_row(
-                "SELECT id, name, certificate, key_file FROM cas WHERE name = ?1",
+                &format!("SELECT {CA_COLUMNS} FROM cas WHERE name = ?1"),
                 [name],
-                |r| {
-                    Ok(Ca {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        certificate: r.get(2)?,
-                        key_file: r.get(3)?,
-                    })
-                },
+                ca_from_row,
             )
             .optional()?)
     }
