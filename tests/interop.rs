@@ -101,8 +101,8 @@ fn scepclient_needs_des_allowed_then_enrolls_by_post() {
     let log = server.log_text();
     let issued = log
         .lines()
-        .find(|l| l.contains(" issued "))
-        .expect("an issued log line");
+        .find(|l| l.contains("certificate delivered"))
+        .expect("a delivery log line");
     assert!(
         issued.contains("method=\"POST\"") || issued.contains("method=POST"),
         "{issued}"
@@ -194,8 +194,8 @@ fn certmonger_enrolls_by_get_with_aes256_and_is_refused_a_wrong_secret() {
     let log = server.log_text();
     let issued = log
         .lines()
-        .find(|l| l.contains(" issued "))
-        .expect("an issued log line");
+        .find(|l| l.contains("certificate delivered"))
+        .expect("a delivery log line");
     assert!(issued.contains("GET"), "certmonger uses GET: {issued}");
     assert!(
         issued.contains("aes256"),

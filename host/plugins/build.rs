@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
-const GUESTS: &[&str] = &["secret-policy", "local-ca-issuer", "fault-policy"];
+const GUESTS: &[&str] = &[
+    "secret-policy",
+    "local-ca-issuer",
+    "approval-policy",
+    "fault-policy",
+];
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));

@@ -48,6 +48,10 @@ pub struct Server {
     pub root: PathBuf,
     pub data_dir: PathBuf,
     pub port: u16,
+    /// The admin REST API's port.
+    pub admin_port: u16,
+    /// The admin API token `init` printed.
+    pub admin_token: String,
     /// The single-use secret `init` printed.
     pub secret: String,
     pub log: PathBuf,
@@ -72,50 +76,34 @@ impl Server {
         );
         let stdout = String::from_utf8(init.stdout).unwrap();
         let secret = stdout.lines().last().unwrap().trim().to_owned();
+        let admin_token = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("admin API token (shown only now): "))
+            .expect("init prints an admin token")
+            .trim()
+            .to_owned();
         let log = root.join("server.log");
-        let mut child = Command::new(sceptic_bin())
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        let port = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(addr) = line.strip_prefix("listening on ") {
-                        break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!(
-                        "server did not start; log:\n{}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
-                }
-            }
-        };
+        let (child, port, admin_port) = launch(&data_dir, &log);
         Server {
             root,
             data_dir,
             port,
+            admin_port,
+            admin_token,
             secret,
             log,
             child,
         }
+    }
+
+    /// Stops the server and starts it again on the same data directory.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, port, admin_port) = launch(&self.data_dir, &self.log);
+        self.child = child;
+        self.port = port;
+        self.admin_port = admin_port;
     }
 
     pub fn url(&self, alias: &str) -> String {
@@ -208,6 +196,61 @@ impl Server {
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+}
+
+/// `sceptic serve` on free ports; waits until it listens. Appends to `log`.
+fn launch(data_dir: &Path, log: &Path) -> (Child, u16, u16) {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = Command::new(sceptic_bin())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let port_of = |addr: &str| addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut admin_port = 0;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(addr) = line.strip_prefix("admin API listening on ") {
+                    admin_port = port_of(addr);
+                }
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    return (child, port_of(addr), admin_port);
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "server did not start; log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+        }
     }
 }
 

@@ -12,9 +12,13 @@ const SECRET_POLICY: &[u8] =
 const LOCAL_CA_ISSUER: &[u8] =
     include_bytes!(concat!(env!("SCEPTIC_PLUGIN_DIR"), "/local_ca_issuer.wasm"));
 
+const APPROVAL_POLICY: &[u8] =
+    include_bytes!(concat!(env!("SCEPTIC_PLUGIN_DIR"), "/approval_policy.wasm"));
+
 const BUILTINS: &[(&str, &[u8])] = &[
     ("secret-policy", SECRET_POLICY),
     ("local-ca-issuer", LOCAL_CA_ISSUER),
+    ("approval-policy", APPROVAL_POLICY),
 ];
 
 /// The component bytes of a built-in, by name without the prefix.

@@ -18,6 +18,17 @@ pub enum IssueOutcome {
     Rejected { fail_info: FailInfo, reason: String },
 }
 
+fn outcome(result: IssueResult) -> IssueOutcome {
+    match result {
+        IssueResult::Issued(der) => IssueOutcome::Issued(der),
+        IssueResult::Pending(ticket) => IssueOutcome::Pending(ticket),
+        IssueResult::Rejected(denial) => IssueOutcome::Rejected {
+            fail_info: denial.fail_info,
+            reason: denial.reason,
+        },
+    }
+}
+
 pub struct Issuer {
     engine: PluginEngine,
     pre: IssuerPluginPre<PluginState>,
@@ -69,14 +80,15 @@ impl Issuer {
         let result = self.run(service, |store, plugin| {
             plugin.sceptic_plugin_issuer().call_issue(store, request)
         })?;
-        Ok(match result {
-            IssueResult::Issued(der) => IssueOutcome::Issued(der),
-            IssueResult::Pending(ticket) => IssueOutcome::Pending(ticket),
-            IssueResult::Rejected(denial) => IssueOutcome::Rejected {
-                fail_info: denial.fail_info,
-                reason: denial.reason,
-            },
-        })
+        Ok(outcome(result))
+    }
+
+    /// Asks again about a request `issue` answered pending.
+    pub fn poll(&self, service: Arc<str>, ticket: &str) -> Result<IssueOutcome, Fault> {
+        let result = self.run(service, |store, plugin| {
+            plugin.sceptic_plugin_issuer().call_poll(store, ticket)
+        })?;
+        Ok(outcome(result))
     }
 
     /// The issuing CA's certificates, issuing CA first.

@@ -1,5 +1,4 @@
-//! Building the CertRep answer (RFC 8894 §3.3.2) and the degenerate certs-only
-//! SignedData (§3.4).
+//! Building the CertRep answer (RFC 8894 §3.3.2).
 
 use sceptic_keys::{RsaKey, SignatureDigest};
 
@@ -7,7 +6,7 @@ use crate::algorithms::{ContentCipher, DigestAlg, KeyTransport};
 use crate::signed_data::{self, AttributeOrder, Signer};
 use crate::status::{FailInfo, MessageType, PkiStatus};
 use crate::tlv::{self, tag};
-use crate::{envelope, oids};
+use crate::{degenerate, envelope, oids};
 
 /// Length of the fresh senderNonce (RFC 8894 §3.2.1.5: a 16-byte random number).
 pub const SENDER_NONCE_BYTES: usize = 16;
@@ -15,13 +14,22 @@ pub const SENDER_NONCE_BYTES: usize = 16;
 /// What the answer says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The certificate was issued (§3.3.2.1).
+    /// The certificate was issued (§3.3.2.1): the answer to PKCSReq, RenewalReq and
+    /// CertPoll, and to GetCert with the requested certificate (Table 6).
     Success {
         issued_certificate_der: Vec<u8>,
         /// The requester's signer certificate: the envelope is encrypted to its key
         /// and names it by issuer and serial number.
         recipient_certificate_der: Vec<u8>,
         /// The request's cipher; single DES is answered with 3DES (CLIENTS.md).
+        cipher: ContentCipher,
+    },
+    /// The answer to GetCRL (§3.3.2.1 Table 6, §4.6.1): a SUCCESS whose degenerate
+    /// SignedData holds the CRL in its `crls` field and has no certificates.
+    Crl {
+        crl_der: Vec<u8>,
+        /// As for [`Outcome::Success`]: the GetCRL signer's certificate.
+        recipient_certificate_der: Vec<u8>,
         cipher: ContentCipher,
     },
     /// Refused (§3.3.2.2), with an optional failInfoText for the person at the client.
@@ -47,7 +55,7 @@ pub struct CertRep {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot encrypt the issued certificate to the requester: {0}")]
+    #[error("cannot encrypt the reply's content to the requester: {0}")]
     Envelope(String),
     #[error("cannot sign the CertRep: {0}")]
     Sign(String),
@@ -72,18 +80,17 @@ pub fn build_cert_rep(
             recipient_certificate_der,
             cipher,
         } => {
-            let cipher = match cipher {
-                ContentCipher::Des => ContentCipher::Des3,
-                other => *other,
-            };
             let degenerate = certs_only(std::slice::from_ref(issued_certificate_der));
-            let envelope = envelope::seal(
-                &degenerate,
-                recipient_certificate_der,
-                cipher,
-                KeyTransport::Pkcs1v15,
-            )
-            .map_err(BuildError::Envelope)?;
+            let envelope = seal(&degenerate, recipient_certificate_der, *cipher)?;
+            (PkiStatus::Success, envelope)
+        }
+        Outcome::Crl {
+            crl_der,
+            recipient_certificate_der,
+            cipher,
+        } => {
+            let degenerate = crls_only(std::slice::from_ref(crl_der));
+            let envelope = seal(&degenerate, recipient_certificate_der, *cipher)?;
             (PkiStatus::Success, envelope)
         }
         Outcome::Failure { .. } => (PkiStatus::Failure, Vec::new()),
@@ -135,11 +142,37 @@ pub fn build_cert_rep(
     .map_err(BuildError::Sign)
 }
 
+/// The pkcsPKIEnvelope of a SUCCESS (§3.2.2), encrypted to the requester's signer
+/// certificate. Single DES is answered with 3DES (CLIENTS.md).
+fn seal(
+    degenerate: &[u8],
+    recipient_certificate_der: &[u8],
+    cipher: ContentCipher,
+) -> Result<Vec<u8>, BuildError> {
+    let cipher = match cipher {
+        ContentCipher::Des => ContentCipher::Des3,
+        other => other,
+    };
+    envelope::seal(
+        degenerate,
+        recipient_certificate_der,
+        cipher,
+        KeyTransport::Pkcs1v15,
+    )
+    .map_err(BuildError::Envelope)
+}
+
 /// A degenerate certificates-only SignedData ContentInfo (RFC 8894 §3.4), DER, holding
 /// `certs` in the given order: the GetCACert answer for a CA with an RA, and the
 /// content of a CertRep SUCCESS.
 pub fn certs_only(certs: &[Vec<u8>]) -> Vec<u8> {
-    signed_data::certs_only(certs)
+    degenerate::certs_only(certs)
+}
+
+/// A degenerate SignedData ContentInfo (RFC 8894 §3.4), DER, with `crls` in its `crls`
+/// field and no certificates: the content of the CertRep answering a GetCRL.
+pub fn crls_only(crls: &[Vec<u8>]) -> Vec<u8> {
+    degenerate::crls_only(crls)
 }
 
 fn printable(kind: &der::asn1::ObjectIdentifier, text: &str) -> Vec<u8> {

@@ -22,7 +22,7 @@ use crate::message::{PkiMessage, decode_pki_message};
 use crate::signed_data::{self, AttributeOrder, Signer};
 use crate::status::{MessageType, PkiStatus};
 use crate::tlv::{self, Tlv, tag};
-use crate::{ber, certfields, envelope, oids};
+use crate::{ber, certfields, degenerate, envelope, oids};
 
 /// A SCEP client's identity: its key and the certificate it signs requests with.
 pub struct Requester {
@@ -176,6 +176,19 @@ pub fn build_csr(
     ])
 }
 
+/// A CertPoll's messageData (RFC 8894 §3.3.3): `SEQUENCE { issuer, subject }`, from
+/// the DER Names of the CA and of the subject that was requested.
+pub fn issuer_and_subject(issuer_der: &[u8], subject_der: &[u8]) -> Vec<u8> {
+    tlv::sequence(&[issuer_der, subject_der])
+}
+
+/// A GetCert or GetCRL messageData (RFC 8894 §3.3.4): an IssuerAndSerialNumber from
+/// the issuer's DER Name and the serialNumber INTEGER's content octets, exactly as in
+/// the certificate (written as given, so tests can send malformed serials too).
+pub fn issuer_and_serial(issuer_der: &[u8], serial_bytes: &[u8]) -> Vec<u8> {
+    tlv::sequence(&[issuer_der, &tlv::encode(tag::INTEGER, serial_bytes)])
+}
+
 /// How to build a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestOptions {
@@ -295,11 +308,14 @@ pub struct Reply {
     pub message: PkiMessage,
     /// The certificates of the decrypted degenerate SignedData (SUCCESS only).
     pub issued_certificates: Vec<Vec<u8>>,
+    /// Its CRLs: the answer to a GetCRL (RFC 8894 §3.3.2.1 Table 6).
+    pub crls: Vec<Vec<u8>>,
     pub cipher: Option<ContentCipher>,
 }
 
 /// Reads a CertRep: verifies it like a server verifies a request, and for a SUCCESS
-/// decrypts the envelope with the requester's key and lists the certificates inside.
+/// decrypts the envelope with the requester's key and lists the certificates and
+/// CRLs inside.
 pub fn read_cert_rep(bytes: &[u8], requester: &Requester) -> Result<Reply, String> {
     let message = decode_pki_message(bytes).map_err(|e| e.to_string())?;
     if message.message_type != MessageType::CertRep {
@@ -308,6 +324,7 @@ pub fn read_cert_rep(bytes: &[u8], requester: &Requester) -> Result<Reply, Strin
     let mut reply = Reply {
         message,
         issued_certificates: Vec::new(),
+        crls: Vec::new(),
         cipher: None,
     };
     if reply.message.pki_status == Some(PkiStatus::Success) {
@@ -319,7 +336,9 @@ pub fn read_cert_rep(bytes: &[u8], requester: &Requester) -> Result<Reply, Strin
             .ok_or("a SUCCESS CertRep without a pkcsPKIEnvelope")?;
         let (plaintext, cipher) = open_as_requester(content, requester)?;
         let degenerate = ber::normalize(&plaintext).map_err(|e| e.to_string())?;
-        reply.issued_certificates = signed_data::certificates(&degenerate)?;
+        let carried = degenerate::carried(&degenerate)?;
+        reply.issued_certificates = carried.certificates;
+        reply.crls = carried.crls;
         reply.cipher = Some(cipher);
     }
     Ok(reply)

@@ -20,10 +20,12 @@ pub mod certrep;
 pub mod client;
 pub mod csr;
 pub mod message;
+pub mod message_data;
 pub mod transport;
 
 mod algorithms;
 mod certfields;
+mod degenerate;
 mod envelope;
 mod oids;
 mod signed_data;
@@ -37,9 +39,12 @@ mod tests;
 pub use algorithms::{ContentCipher, DigestAlg, KeyTransport};
 pub use ber::BerError;
 pub use certinfo::{CertificateInfo, describe_certificate};
-pub use certrep::{BuildError, CertRep, Outcome, build_cert_rep, certs_only};
+pub use certrep::{BuildError, CertRep, Outcome, build_cert_rep, certs_only, crls_only};
 pub use csr::{CsrInfo, San, SanKind, parse_csr};
 pub use message::{DecodeError, OpenedEnvelope, PkiMessage, decode_pki_message, open_envelope};
+pub use message_data::{
+    IssuerAndSerial, IssuerAndSubject, parse_issuer_and_serial, parse_issuer_and_subject,
+};
 pub use sceptic_keys::{OaepHash, RsaKey, SignatureDigest};
 pub use status::{FailInfo, MessageType, PkiStatus, Rejection};
 pub use transport::{TransportError, decode_get_message};

@@ -9,7 +9,7 @@ use crate::algorithms::DigestAlg;
 use crate::certfields::{self, CertId};
 use crate::oids;
 use crate::status::{FailInfo, Rejection};
-use crate::tlv::{self, Reader, Tlv, tag};
+use crate::tlv::{self, Tlv, tag};
 use crate::verify::{self, SignatureKind};
 
 /// A SignedData taken apart, all slices of the (normalised) message.
@@ -349,59 +349,12 @@ pub fn assemble(
     Ok(content_info_signed(&signed))
 }
 
-/// A degenerate certificates-only SignedData (RFC 8894 §3.4): no content, no signers.
-/// The certificates keep the caller's order (leaf first): clients have long read the
-/// first certificate as the leaf, so the order is not DER-sorted.
-pub fn certs_only(certs: &[Vec<u8>]) -> Vec<u8> {
-    let signed = tlv::sequence(&[
-        &tlv::small_integer(1),
-        &tlv::encode(tag::SET, &[]),
-        &tlv::sequence(&[&tlv::oid(&oids::DATA)]),
-        &tlv::encode(tag::context_constructed(0), &certs.concat()),
-        &tlv::encode(tag::SET, &[]),
-    ]);
-    content_info_signed(&signed)
-}
-
-fn content_info_signed(signed: &[u8]) -> Vec<u8> {
+/// `ContentInfo { signedData, [0] EXPLICIT signed }`.
+pub(crate) fn content_info_signed(signed: &[u8]) -> Vec<u8> {
     tlv::sequence(&[
         &tlv::oid(&oids::SIGNED_DATA),
         &tlv::constructed(tag::context_constructed(0), &[signed]),
     ])
-}
-
-/// The raw certificates of a certs-only (or any) SignedData ContentInfo.
-pub fn certificates(der: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let view = parse_certs_only(der)?;
-    Ok(view.into_iter().map(<[u8]>::to_vec).collect())
-}
-
-fn parse_certs_only(der: &[u8]) -> Result<Vec<&[u8]>, String> {
-    let info = tlv::single(der, "ContentInfo")?;
-    let mut r = info.children();
-    let content_type = r.expect(tag::OID, "ContentInfo: contentType")?;
-    if !oids::is(content_type.value, &oids::SIGNED_DATA) {
-        return Err("the content is not signedData".into());
-    }
-    let signed = tlv::single(
-        r.expect(tag::context_constructed(0), "content")?.value,
-        "SignedData",
-    )?;
-    let mut s: Reader<'_> = signed.children();
-    s.expect(tag::INTEGER, "SignedData: version")?;
-    s.expect(tag::SET, "SignedData: digestAlgorithms")?;
-    s.expect(tag::SEQUENCE, "SignedData: encapContentInfo")?;
-    let mut out = Vec::new();
-    if let Some(certs) = s.optional(tag::context_constructed(0), "certificates")? {
-        let mut c = certs.children();
-        while !c.is_empty() {
-            let cert = c.next("certificate")?;
-            if cert.tag == tag::SEQUENCE {
-                out.push(cert.raw);
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -425,16 +378,5 @@ mod tests {
         let view = parse(&tampered).unwrap();
         let rejection = verify_signer(&view).err().unwrap();
         assert_eq!(rejection.fail_info, FailInfo::BadMessageCheck);
-    }
-
-    #[test]
-    fn certs_only_round_trips_and_keeps_order() {
-        let a = tlv::sequence(&[&tlv::small_integer(2)]);
-        let b = tlv::sequence(&[&tlv::small_integer(1)]);
-        let bytes = certs_only(&[a.clone(), b.clone()]);
-        assert_eq!(certificates(&bytes).unwrap(), vec![a, b]);
-        use der::Decode;
-        let info = cms::content_info::ContentInfo::from_der(&bytes).unwrap();
-        assert_eq!(info.content_type, oids::SIGNED_DATA);
     }
 }

@@ -45,6 +45,10 @@ enum Command {
         /// never asks for one; put a TLS proxy in front for transport privacy.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Address of the admin REST API (/api/v1), separate from SCEP so it can
+        /// stay on loopback. `off` disables it.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        admin_listen: String,
         /// Base URL printed for each service (default: http://LISTEN).
         #[arg(long)]
         base_url: Option<String>,
@@ -55,6 +59,14 @@ enum Command {
     /// Manage a service's shared secrets (challenge passwords).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Requests held for manual approval: list, show, approve, reject.
+    #[command(subcommand)]
+    Request(crate::operate::RequestCommand),
+    /// Issued certificates: list, show, revoke.
+    #[command(subcommand)]
+    Cert(crate::operate::CertCommand),
+    /// Create a new admin API token (printed once).
+    AdminToken,
 }
 
 #[derive(Subcommand)]
@@ -94,6 +106,22 @@ struct ServiceSettings {
     /// optional `,key=value` settings (e.g. `,validity-days=90`).
     #[arg(long)]
     issuer: Option<String>,
+    /// Allow unauthorised requests: a request no policy authorises is held
+    /// PENDING for manual approval instead of refused. Default: false. Turning
+    /// it on creates the approval queue named after the service.
+    #[arg(long, value_name = "true|false")]
+    allow_unauthorised: Option<bool>,
+    /// The approval plugin used when unauthorised requests are allowed
+    /// (default: builtin:approval-policy,queue=SERVICE), same SPEC form as --policy.
+    #[arg(long)]
+    approval: Option<String>,
+    /// Polls a held request may receive before it fails; 0 (default) for no limit.
+    #[arg(long)]
+    max_poll_count: Option<u32>,
+    /// Seconds a client must wait between polls; 0 (default) for no minimum. An
+    /// earlier poll gets FAILURE with the remaining wait, and may poll again.
+    #[arg(long)]
+    min_poll_interval: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -135,18 +163,32 @@ enum SecretCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init { ca_subject } => {
-            let (dir, secret) = datadir::init(&cli.data_dir, &ca_subject)?;
-            println!("created {}", dir.path.display());
-            println!(
-                "CA certificate: {}",
-                dir.path.join(datadir::CA_PEM).display()
-            );
+            let created = datadir::init(&cli.data_dir, &ca_subject)?;
+            let path = &created.dir.path;
+            println!("created {}", path.display());
+            println!("CA certificate: {}", path.join(datadir::CA_PEM).display());
             println!("service \"default\" answers at /scep/default once `sceptic serve` runs");
+            println!("admin API token (shown only now): {}", created.admin_token);
             println!("single-use secret for service \"default\" (shown only now):");
-            println!("{secret}");
+            println!("{}", created.secret);
             Ok(())
         }
-        Command::Serve { listen, base_url } => serve(&cli.data_dir, listen, base_url),
+        Command::Serve {
+            listen,
+            admin_listen,
+            base_url,
+        } => serve(&cli.data_dir, listen, admin_listen, base_url),
+        Command::AdminToken => {
+            let dir = DataDir::open(&cli.data_dir)?;
+            let token = dir.store.add_admin_token(&dir.digester)?;
+            println!("new admin API token (shown only now; earlier tokens stay valid):");
+            println!("{token}");
+            Ok(())
+        }
+        Command::Request(command) => {
+            crate::operate::request(&DataDir::open(&cli.data_dir)?, command)
+        }
+        Command::Cert(command) => crate::operate::cert(&DataDir::open(&cli.data_dir)?, command),
         Command::Service(command) => service(&DataDir::open(&cli.data_dir)?, command),
         Command::Secret(command) => secret(&DataDir::open(&cli.data_dir)?, command),
     }
@@ -155,31 +197,57 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn serve(
     data_dir: &std::path::Path,
     listen: SocketAddr,
+    admin_listen: String,
     base_url: Option<String>,
 ) -> anyhow::Result<()> {
     let dir = DataDir::open(data_dir)?;
+    let admin_listen: Option<SocketAddr> = match admin_listen.as_str() {
+        "off" => None,
+        text => Some(
+            text.parse()
+                .with_context(|| format!("--admin-listen {text:?} is not ADDR:PORT or off"))?,
+        ),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                anyhow::anyhow!("{listen} is already in use by another program; choose another address with --listen")
-            } else {
-                anyhow::anyhow!("cannot listen on {listen}: {e}")
-            }
-        })?;
-        let app = sceptic_server::App::new(dir.store.clone(), dir.digester.clone(), dir.path.clone())?;
+        let bind = |addr: SocketAddr| async move {
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AddrInUse {
+                    anyhow::anyhow!(
+                        "{addr} is already in use by another program; choose another address"
+                    )
+                } else {
+                    anyhow::anyhow!("cannot listen on {addr}: {e}")
+                }
+            })
+        };
+        let listener = bind(listen).await?;
+        let admin = match admin_listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let app =
+            sceptic_server::App::new(dir.store.clone(), dir.digester.clone(), dir.path.clone())?;
         let local = listener.local_addr()?;
         let base = base_url.unwrap_or_else(|| format!("http://{local}"));
         let table = app.table();
         let mut aliases: Vec<_> = table.by_alias.keys().collect();
         aliases.sort();
         for alias in aliases {
-            println!("service {:?}: {}/scep/{alias}", table.by_alias[alias].service.name, base.trim_end_matches('/'));
+            println!(
+                "service {:?}: {}/scep/{alias}",
+                table.by_alias[alias].service.name,
+                base.trim_end_matches('/')
+            );
         }
         for (alias, reason) in &table.broken {
             println!("service at /scep/{alias} NOT loaded: {reason}");
+        }
+        if let Some(admin) = admin {
+            println!("admin API listening on {}", admin.local_addr()?);
+            tokio::spawn(sceptic_server::serve_admin(app.clone(), admin));
         }
         println!("listening on {local}");
         sceptic_server::serve(app, listener).await
@@ -229,8 +297,18 @@ fn ciphers(list: &[String]) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-fn edit_from(settings: &ServiceSettings) -> anyhow::Result<ServiceEdit> {
+fn edit_from(service: &str, settings: &ServiceSettings) -> anyhow::Result<ServiceEdit> {
+    let approval = match (settings.allow_unauthorised, &settings.approval) {
+        (Some(false), Some(_)) => bail!("--approval needs --allow-unauthorised true"),
+        (Some(false), None) => Some(None),
+        (_, Some(spec)) => Some(Some(plugin_spec(spec)?)),
+        (Some(true), None) => Some(Some(datadir::default_approval(service))),
+        (None, None) => None,
+    };
     Ok(ServiceEdit {
+        approval,
+        max_poll_count: settings.max_poll_count.map(i64::from),
+        min_poll_interval: settings.min_poll_interval.map(i64::from),
         client_ciphers: settings
             .client_ciphers
             .as_deref()
@@ -266,13 +344,19 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
             for s in dir.store.services()? {
                 let policies: Vec<_> = s.policies.iter().map(describe_plugin).collect();
                 println!(
-                    "{}\talias={}\t{}\tciphers={}\tpolicies={}\tissuer={}",
+                    "{}\talias={}\t{}\tciphers={}\tpolicies={}\tissuer={}\tapproval={}\tmax-poll-count={}\tmin-poll-interval={}",
                     s.name,
                     s.alias,
                     if s.enabled { "enabled" } else { "disabled" },
                     s.client_ciphers.join(","),
                     policies.join(" "),
-                    describe_plugin(&s.issuer)
+                    describe_plugin(&s.issuer),
+                    s.approval
+                        .as_ref()
+                        .map(describe_plugin)
+                        .unwrap_or_else(|| "off".into()),
+                    s.max_poll_count,
+                    s.min_poll_interval
                 );
             }
             Ok(())
@@ -282,27 +366,45 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
             alias,
             settings,
         } => {
-            let edit = edit_from(&settings)?;
+            let edit = edit_from(&name, &settings)?;
             let alias = alias.unwrap_or_else(|| name.clone());
+            let ciphers = edit.client_ciphers.clone().unwrap_or_else(|| {
+                DEFAULT_CLIENT_CIPHERS
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect()
+            });
             dir.add_service(
                 &name,
                 &alias,
-                edit.client_ciphers.unwrap_or_else(|| {
-                    DEFAULT_CLIENT_CIPHERS
-                        .iter()
-                        .map(|c| c.to_string())
-                        .collect()
-                }),
-                edit.policies.unwrap_or_else(datadir::default_policies),
-                edit.issuer.unwrap_or_else(datadir::default_issuer),
+                ciphers,
+                edit.policies
+                    .clone()
+                    .unwrap_or_else(datadir::default_policies),
+                edit.issuer.clone().unwrap_or_else(datadir::default_issuer),
+                edit.approval.clone().flatten(),
             )?;
+            if edit.max_poll_count.is_some() || edit.min_poll_interval.is_some() {
+                let limits = ServiceEdit {
+                    max_poll_count: edit.max_poll_count,
+                    min_poll_interval: edit.min_poll_interval,
+                    ..Default::default()
+                };
+                dir.store.edit_service(&name, &limits)?;
+            }
             println!("service {name:?} created at /scep/{alias}");
             Ok(())
         }
         ServiceCommand::Edit { name, settings } => {
-            let edit = edit_from(&settings)?;
-            if edit.client_ciphers.is_none() && edit.policies.is_none() && edit.issuer.is_none() {
-                bail!("nothing to change; give --client-ciphers, --policy or --issuer");
+            let edit = edit_from(&name, &settings)?;
+            if edit.client_ciphers.is_none()
+                && edit.policies.is_none()
+                && edit.issuer.is_none()
+                && edit.approval.is_none()
+                && edit.max_poll_count.is_none()
+                && edit.min_poll_interval.is_none()
+            {
+                bail!("nothing to change; see `sceptic service edit --help` for the settings");
             }
             let s = dir.store.edit_service(&name, &edit)?;
             println!(

@@ -75,6 +75,7 @@ impl DataDir {
         client_ciphers: Vec<String>,
         policies: Vec<PluginSpec>,
         issuer: PluginSpec,
+        approval: Option<PluginSpec>,
     ) -> anyhow::Result<i64> {
         validate_alias(alias)?;
         let ca = self
@@ -89,6 +90,7 @@ impl DataDir {
             client_ciphers,
             policies,
             issuer,
+            approval,
         })?;
         let ra_key = RsaKey::generate(2048)?;
         let key_file = format!("{KEYS_DIR}/ra-{service_id}-1.key");
@@ -143,9 +145,24 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The approval plugin a service gets when it allows unauthorised requests: its
+/// queue is named after the service ("auto create workflow").
+pub fn default_approval(service: &str) -> PluginSpec {
+    let mut spec = PluginSpec::new("builtin:approval-policy");
+    spec.config.insert("queue".into(), service.to_owned());
+    spec
+}
+
+/// What `init` hands back to be printed once.
+pub struct Created {
+    pub dir: DataDir,
+    pub secret: String,
+    pub admin_token: String,
+}
+
 /// `sceptic init`: a new data directory with a CA, the `default` service and its RA,
-/// and one single-use secret, whose value is returned to be printed once.
-pub fn init(path: &Path, ca_subject: &str) -> anyhow::Result<(DataDir, String)> {
+/// one single-use secret and one admin API token.
+pub fn init(path: &Path, ca_subject: &str) -> anyhow::Result<Created> {
     if path.exists()
         && fs::read_dir(path)
             .map(|mut d| d.next().is_some())
@@ -183,6 +200,7 @@ pub fn init(path: &Path, ca_subject: &str) -> anyhow::Result<(DataDir, String)> 
             .collect(),
         default_policies(),
         default_issuer(),
+        None,
     )?;
     let secret = sceptic_store::generate_secret_value();
     dir.store.add_secret(
@@ -191,5 +209,10 @@ pub fn init(path: &Path, ca_subject: &str) -> anyhow::Result<(DataDir, String)> 
         sceptic_store::SecretKind::SingleUse,
         &secret,
     )?;
-    Ok((dir, secret))
+    let admin_token = dir.store.add_admin_token(&dir.digester)?;
+    Ok(Created {
+        dir,
+        secret,
+        admin_token,
+    })
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod datadir;
+mod operate;
 mod pki;
 
 use clap::Parser;

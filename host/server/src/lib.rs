@@ -7,14 +7,23 @@
 //! (three RSA private operations and the plugin calls) runs on tokio's blocking
 //! pool behind a semaphore, so the accept loop and cheap GETs stay responsive.
 
+mod admin;
 mod broker;
+mod crl;
+pub mod decisions;
 mod enroll;
+mod held;
+mod issue;
+mod reply;
+mod retrieve;
 mod routes;
 pub mod runtime;
 
+pub use admin::serve_admin;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -53,6 +62,8 @@ pub struct App {
     pub data_dir: PathBuf,
     table: RwLock<Arc<ServiceTable>>,
     permits: Semaphore,
+    /// Serialises CRL signing, so two requests never sign two CRLs with one number.
+    crl_lock: Mutex<()>,
 }
 
 impl App {
@@ -71,6 +82,7 @@ impl App {
             data_dir,
             table: RwLock::new(Arc::new(table)),
             permits: Semaphore::new(pki_concurrency()),
+            crl_lock: Mutex::new(()),
         }))
     }
 

@@ -9,13 +9,17 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::enroll::{Origin, PkiReply, pki_operation};
+use crate::enroll::pki_operation;
+use crate::reply::{Origin, PkiReply};
 use crate::{App, MAX_BODY_BYTES, client_address};
 
 type Reply = Response<Full<Bytes>>;
 
 /// The path prefix of every SCEP service: `/scep/{alias}`.
 const SCEP_PREFIX: &str = "/scep/";
+
+/// Where each service's CA publishes its CRL: `/crl/{alias}.crl`.
+const CRL_PREFIX: &str = "/crl/";
 
 fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
     let mut response = Response::new(Full::new(body.into()));
@@ -50,6 +54,9 @@ pub async fn route(
     let path = req.uri().path();
     if path == "/health" {
         return Ok(health(&app));
+    }
+    if let Some(file) = path.strip_prefix(CRL_PREFIX) {
+        return Ok(crl(app, file).await);
     }
     let Some(rest) = path.strip_prefix(SCEP_PREFIX) else {
         return Ok(text(
@@ -182,6 +189,32 @@ pub async fn route(
             ),
         ),
     })
+}
+
+/// The CRL of a service's CA over plain HTTP (RFC 5280 §5, `application/pkix-crl`).
+async fn crl(app: Arc<App>, file: &str) -> Reply {
+    let alias = file.strip_suffix(".crl").unwrap_or(file).to_owned();
+    let Some(rt) = app.table().by_alias.get(&alias).cloned() else {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("no SCEP service with alias {alias:?}"),
+        );
+    };
+    let worker = app.clone();
+    match tokio::task::spawn_blocking(move || crate::crl::current_crl(&worker, &rt)).await {
+        Ok(Ok(der)) => reply(StatusCode::OK, "application/pkix-crl", der),
+        Ok(Err(e)) => {
+            tracing::error!("making the CRL failed: {e:#}");
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the CRL is not available right now; see the server log",
+            )
+        }
+        Err(e) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the CRL task failed: {e}"),
+        ),
+    }
 }
 
 fn health(app: &App) -> Reply {

@@ -21,7 +21,13 @@ pub struct ServiceRuntime {
     pub name: Arc<str>,
     pub ra: Vec<RaCredential>,
     pub chain: PolicyChain,
+    /// Consulted for requests the chain did not authorise, when the service
+    /// allows unauthorised requests (manual approval).
+    pub approval: Option<Policy>,
     pub issuer: Issuer,
+    /// The issuing CA's certificate and key (for the CRL).
+    pub ca_certificate: Vec<u8>,
+    pub ca_key: Arc<RsaKey>,
     /// The GetCACert answer, built once: the issuer's CA certificates and the RA's.
     pub ca_certs: Vec<Vec<u8>>,
     pub ca_certs_body: Vec<u8>,
@@ -94,7 +100,13 @@ pub fn load_service(
         .iter()
         .map(|spec| Policy::load(engine, &spec.plugin, spec.config.clone(), &service.name))
         .collect::<Result<Vec<_>, _>>()?;
-    let signer = CaSigner::new(ca.certificate.clone(), ca_key).map_err(anyhow::Error::msg)?;
+    let approval = service
+        .approval
+        .as_ref()
+        .map(|spec| Policy::load(engine, &spec.plugin, spec.config.clone(), &service.name))
+        .transpose()?;
+    let signer =
+        CaSigner::new(ca.certificate.clone(), ca_key.clone()).map_err(anyhow::Error::msg)?;
     let issuer = Issuer::load(
         engine,
         &service.issuer.plugin,
@@ -111,7 +123,10 @@ pub fn load_service(
         name,
         ra,
         chain: PolicyChain::new(policies),
+        approval,
         issuer,
+        ca_certificate: ca.certificate,
+        ca_key,
         ca_certs,
         ca_certs_body,
         service,

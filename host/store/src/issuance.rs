@@ -1,6 +1,6 @@
 //! Issued certificates and the outcome of every transaction.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use crate::secrets::{SecretClaim, apply_claim};
 use crate::{Result, Store, StoreError, audit, now};
@@ -56,6 +56,8 @@ pub struct Issuance {
     pub client_address: String,
     pub decided_by: String,
     pub claim: Option<SecretClaim>,
+    /// The held request this certificate completes (manual approval, issuer poll).
+    pub held_request_id: Option<i64>,
 }
 
 /// Why an issuance was not recorded. The certificate must then not be delivered.
@@ -63,6 +65,8 @@ pub struct Issuance {
 pub enum IssueConflict {
     #[error("the secret {0} was used by a concurrent request")]
     SecretUsed(i64),
+    #[error("request {0} was decided by someone else in the meantime")]
+    RequestDecided(i64),
     #[error("serial number {0} already exists for this CA")]
     DuplicateSerial(String),
     #[error(transparent)]
@@ -127,6 +131,17 @@ impl Store {
             }
         }
         let certificate_id = tx.last_insert_rowid();
+        if let Some(request_id) = issuance.held_request_id {
+            let completed = tx.execute(
+                "UPDATE requests SET status = 'issued', certificate_id = ?2,
+                        decided_by = COALESCE(decided_by, ?3), decided_at = COALESCE(decided_at, ?4)
+                 WHERE id = ?1 AND status IN ('pending', 'issuing')",
+                params![request_id, certificate_id, issuance.decided_by, at],
+            )?;
+            if completed != 1 {
+                return Err(IssueConflict::RequestDecided(request_id));
+            }
+        }
         tx.execute(
             "INSERT INTO transactions (service_id, transaction_id, message_type, status, decided_by,
                                        signer_key, client_address, certificate_id, reason, created_at)
@@ -203,6 +218,25 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The certificate already issued for this transaction and sender, so a client
+    /// that repeats its request after a lost answer gets the same certificate.
+    pub fn certificate_for_transaction(
+        &self,
+        service_id: i64,
+        transaction_id: &str,
+        signer_key: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row(
+                "SELECT der FROM certificates WHERE service_id = ?1 AND transaction_id = ?2 AND signer_key = ?3
+                 ORDER BY id DESC LIMIT 1",
+                params![service_id, transaction_id, signer_key],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Certificates the service issued, newest first.

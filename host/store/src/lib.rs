@@ -11,6 +11,8 @@
 
 mod audit;
 mod issuance;
+mod requests;
+mod revocation;
 mod schema;
 mod secrets;
 mod services;
@@ -23,6 +25,8 @@ use rusqlite::Connection;
 
 pub use audit::AuditEvent;
 pub use issuance::{Issuance, IssueConflict, IssuedCertificate, Outcome, TransactionRecord};
+pub use requests::{HeldRequest, NewHeldRequest, RequestStatus};
+pub use revocation::{Revoked, StoredCrl};
 pub use secrets::{
     PEPPER_LEN, SecretClaim, SecretDigester, SecretKind, SecretMatch, SecretRow,
     generate_secret_value,

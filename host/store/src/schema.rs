@@ -86,4 +86,57 @@ CREATE TABLE audit (
     detail TEXT NOT NULL
 );
 "#,
+    // 2: manual approval, polling, revocation and CRLs, admin tokens.
+    r#"
+ALTER TABLE services ADD COLUMN approval TEXT;
+ALTER TABLE services ADD COLUMN max_poll_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE services ADD COLUMN min_poll_interval INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY,
+    service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    transaction_id TEXT NOT NULL,
+    signer_key TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'issuing', 'issued', 'rejected', 'failed')),
+    queue TEXT NOT NULL,
+    routed_by TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    sans TEXT NOT NULL,
+    key_description TEXT NOT NULL,
+    signer_subject TEXT NOT NULL,
+    csr BLOB NOT NULL,
+    signer_certificate BLOB NOT NULL,
+    http_method TEXT NOT NULL,
+    client_address TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    poll_count INTEGER NOT NULL DEFAULT 0,
+    last_poll_at INTEGER,
+    issuer_ticket TEXT,
+    decided_by TEXT,
+    decided_at INTEGER,
+    reason TEXT,
+    certificate_id INTEGER REFERENCES certificates(id),
+    UNIQUE (service_id, transaction_id, signer_key)
+);
+CREATE INDEX requests_by_status ON requests(status, service_id);
+CREATE INDEX certificates_by_transaction ON certificates(service_id, transaction_id, signer_key);
+CREATE TABLE revocations (
+    certificate_id INTEGER PRIMARY KEY REFERENCES certificates(id),
+    revoked_at INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    revoked_by TEXT NOT NULL
+);
+CREATE TABLE crls (
+    ca_id INTEGER PRIMARY KEY REFERENCES cas(id),
+    number INTEGER NOT NULL,
+    der BLOB NOT NULL,
+    next_update INTEGER NOT NULL,
+    revocations INTEGER NOT NULL
+);
+CREATE TABLE admin_tokens (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+"#,
 ];

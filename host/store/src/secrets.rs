@@ -284,3 +284,42 @@ pub(crate) fn apply_claim(tx: &rusqlite::Transaction<'_>, claim: &SecretClaim) -
     };
     Ok(changed == 1)
 }
+
+/// Admin API tokens are digested like secrets, under a service id no service has.
+const ADMIN_TOKEN_NAMESPACE: i64 = 0;
+
+impl Store {
+    /// Stores a new admin API token (its value is returned to be shown once).
+    pub fn add_admin_token(&self, digester: &SecretDigester) -> Result<String> {
+        let value = format!("sceptic_{}", generate_secret_value());
+        let digest = digester.digest(ADMIN_TOKEN_NAMESPACE, &value);
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO admin_tokens (digest, created_at) VALUES (?1, ?2)",
+            params![digest.as_slice(), now()],
+        )?;
+        audit::insert(
+            &conn,
+            &audit::AuditEvent {
+                event: "admin-token-added".into(),
+                detail: format!("token {}", conn.last_insert_rowid()),
+                ..Default::default()
+            },
+        )?;
+        Ok(value)
+    }
+
+    /// Whether `token` is a current admin token (constant-time confirmation).
+    pub fn check_admin_token(&self, digester: &SecretDigester, token: &str) -> Result<bool> {
+        let digest = digester.digest(ADMIN_TOKEN_NAMESPACE, token);
+        let conn = self.conn()?;
+        let stored: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT digest FROM admin_tokens WHERE digest = ?1",
+                [digest.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(stored.is_some_and(|s| bool::from(s.as_slice().ct_eq(digest.as_slice()))))
+    }
+}

@@ -55,6 +55,13 @@ pub struct Service {
     pub client_ciphers: Vec<String>,
     pub policies: Vec<PluginSpec>,
     pub issuer: PluginSpec,
+    /// "Allow unauthorised requests": the plugin that may hold a request the chain
+    /// did not authorise for manual approval. `None`: such requests are refused.
+    pub approval: Option<PluginSpec>,
+    /// Polls a held request may receive before it fails; 0 for no limit.
+    pub max_poll_count: i64,
+    /// Seconds a client must wait between polls; 0 for no minimum.
+    pub min_poll_interval: i64,
     /// Bumped on every change, so a running server knows what to reload.
     pub generation: i64,
 }
@@ -67,6 +74,7 @@ pub struct NewService {
     pub client_ciphers: Vec<String>,
     pub policies: Vec<PluginSpec>,
     pub issuer: PluginSpec,
+    pub approval: Option<PluginSpec>,
 }
 
 /// A change to a service; `None` leaves a field as it is.
@@ -76,6 +84,10 @@ pub struct ServiceEdit {
     pub client_ciphers: Option<Vec<String>>,
     pub policies: Option<Vec<PluginSpec>>,
     pub issuer: Option<PluginSpec>,
+    /// `Some(None)` turns manual approval off.
+    pub approval: Option<Option<PluginSpec>>,
+    pub max_poll_count: Option<i64>,
+    pub min_poll_interval: Option<i64>,
 }
 
 fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
@@ -85,6 +97,7 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
     let ciphers: String = row.get(5)?;
     let policies: String = row.get(6)?;
     let issuer: String = row.get(7)?;
+    let approval: Option<String> = row.get(9)?;
     Ok(Service {
         id: row.get(0)?,
         name: row.get(1)?,
@@ -99,6 +112,12 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
         policies: serde_json::from_str(&policies).map_err(|e| json_err(6, e))?,
         issuer: serde_json::from_str(&issuer).map_err(|e| json_err(7, e))?,
         generation: row.get(8)?,
+        approval: approval
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|e| json_err(9, e))?,
+        max_poll_count: row.get(10)?,
+        min_poll_interval: row.get(11)?,
     })
 }
 
@@ -114,7 +133,8 @@ fn ca_from_row(r: &Row<'_>) -> rusqlite::Result<Ca> {
 }
 
 const SERVICE_COLUMNS: &str =
-    "id, name, alias, enabled, ca_id, client_ciphers, policies, issuer, generation";
+    "id, name, alias, enabled, ca_id, client_ciphers, policies, issuer, generation,
+    approval, max_poll_count, min_poll_interval";
 
 impl Store {
     pub fn add_ca(&self, name: &str, certificate: &[u8], key_file: &str) -> Result<i64> {
@@ -164,8 +184,9 @@ impl Store {
         }
         let at = now();
         tx.execute(
-            "INSERT INTO services (name, alias, enabled, ca_id, client_ciphers, policies, issuer, created_at, updated_at)
-             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?7)",
+            "INSERT INTO services (name, alias, enabled, ca_id, client_ciphers, policies, issuer, approval,
+                                   created_at, updated_at)
+             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?8, ?7, ?7)",
             params![
                 new.name,
                 new.alias,
@@ -173,7 +194,8 @@ impl Store {
                 new.client_ciphers.join(","),
                 serde_json::to_string(&new.policies)?,
                 serde_json::to_string(&new.issuer)?,
-                at
+                at,
+                new.approval.as_ref().map(serde_json::to_string).transpose()?
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -250,15 +272,38 @@ impl Store {
             service.issuer = issuer.clone();
             changes.push(format!("issuer={}", issuer.plugin));
         }
+        if let Some(approval) = &edit.approval {
+            service.approval = approval.clone();
+            changes.push(match approval {
+                Some(spec) => format!("approval={}", spec.plugin),
+                None => "approval=off".into(),
+            });
+        }
+        if let Some(max) = edit.max_poll_count {
+            service.max_poll_count = max;
+            changes.push(format!("max-poll-count={max}"));
+        }
+        if let Some(min) = edit.min_poll_interval {
+            service.min_poll_interval = min;
+            changes.push(format!("min-poll-interval={min}"));
+        }
         tx.execute(
             "UPDATE services SET enabled = ?2, client_ciphers = ?3, policies = ?4, issuer = ?5,
-                    generation = generation + 1, updated_at = ?6 WHERE id = ?1",
+                    approval = ?6, max_poll_count = ?7, min_poll_interval = ?8,
+                    generation = generation + 1, updated_at = ?9 WHERE id = ?1",
             params![
                 service.id,
                 service.enabled,
                 service.client_ciphers.join(","),
                 serde_json::to_string(&service.policies)?,
                 serde_json::to_string(&service.issuer)?,
+                service
+                    .approval
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
+                service.max_poll_count,
+                service.min_poll_interval,
                 now()
             ],
         )?;

@@ -18,6 +18,7 @@ fn service(store: &Store) -> i64 {
             client_ciphers: vec!["aes256".into()],
             policies: vec![PluginSpec::new("builtin:secret-policy")],
             issuer: PluginSpec::new("builtin:local-ca-issuer"),
+            approval: None,
         })
         .unwrap()
 }
@@ -38,6 +39,7 @@ fn issuance(service_id: i64, serial: &str, claim: Option<SecretClaim>) -> Issuan
         client_address: "127.0.0.1".into(),
         decided_by: "secret-policy@0.1.0".into(),
         claim,
+        held_request_id: None,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Builds X.509 TBSCertificates and assembles signed certificates.
+//! Builds X.509 TBSCertificates and TBSCertLists, and assembles signed certificates
+//! and CRLs.
 //!
 //! The split between "build the TBSCertificate" and "sign it" is the point: an issuer
 //! plugin (the built-in `local-ca-issuer`, compiled to WebAssembly) decides what goes
@@ -25,6 +26,10 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 
 pub use x509_cert;
+
+mod crl;
+
+pub use crl::{CrlReason, CrlTemplate, RevokedEntry, assemble_crl, tbs_cert_list_der};
 
 /// sha256WithRSAEncryption (RFC 4055), the signature algorithm of every certificate
 /// this crate builds: the host's CA keys are RSA and aws-lc-rs signs with SHA-256.
@@ -162,6 +167,17 @@ pub fn tbs_certificate_der(template: &CertificateTemplate) -> der::Result<Vec<u8
 /// The DER Certificate made of `tbs_der` (kept byte for byte), its algorithm and the
 /// signature over it.
 pub fn assemble_certificate(
+    tbs_der: &[u8],
+    algorithm: &AlgorithmIdentifierOwned,
+    signature: &[u8],
+) -> der::Result<Vec<u8>> {
+    signed_structure(tbs_der, algorithm, signature)
+}
+
+/// `SEQUENCE { tbs, signatureAlgorithm, signatureValue BIT STRING }`: the shape of both
+/// a Certificate (RFC 5280 §4.1) and a CertificateList (§5.1). The TBS part is copied,
+/// not re-encoded, because the signature covers exactly those bytes.
+fn signed_structure(
     tbs_der: &[u8],
     algorithm: &AlgorithmIdentifierOwned,
     signature: &[u8],

@@ -1,6 +1,7 @@
 //! Whole-crate tests: client request → server decode → envelope → CSR → CertRep →
 //! client, plus refusals, OpenSSL cross-checks and robustness against mutated input.
 
+mod message_types;
 mod openssl;
 mod rejections;
 mod robustness;

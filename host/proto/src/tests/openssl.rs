@@ -6,10 +6,12 @@ use std::process::Command;
 
 use sceptic_keys::{OaepHash, SignatureDigest};
 
+use super::message_types::crl_signed_by;
 use super::{fixture, options};
 use crate::client;
 use crate::{
     CertRep, ContentCipher, DigestAlg, FailInfo, KeyTransport, Outcome, build_cert_rep, certs_only,
+    crls_only,
 };
 
 fn openssl_available() -> bool {
@@ -48,6 +50,11 @@ impl Drop for Scratch {
 }
 
 fn openssl(args: &[&dyn AsRef<std::ffi::OsStr>]) {
+    openssl_stdout(args);
+}
+
+/// Runs openssl, which must succeed, and returns what it wrote on stdout.
+fn openssl_stdout(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
     let output = Command::new("openssl")
         .args(args.iter().map(|a| a.as_ref()))
         .output()
@@ -60,6 +67,7 @@ fn openssl(args: &[&dyn AsRef<std::ffi::OsStr>]) {
             .collect::<Vec<_>>(),
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `openssl cms -verify` checks the signature and messageDigest and writes the content.
@@ -192,4 +200,73 @@ fn openssl_verifies_cert_reps_and_decrypts_the_issued_certificate() {
         verify_and_extract(&message, &dir.path("content"));
         assert!(std::fs::read(dir.path("content")).unwrap().is_empty());
     }
+}
+
+#[test]
+fn openssl_reads_the_crl_in_a_get_crl_cert_rep() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    let f = fixture();
+    let dir = Scratch::new("crl-certrep");
+    let requester_key = dir.file("requester.pem", f.requester.private_key_pem().as_bytes());
+    let crl = crl_signed_by(&f.ra_key, &f.ra_cert);
+    let rep = CertRep {
+        transaction_id: "openssl-crl".into(),
+        recipient_nonce: vec![1; 16],
+        outcome: Outcome::Crl {
+            crl_der: crl.clone(),
+            recipient_certificate_der: f.requester.certificate_der.clone(),
+            cipher: ContentCipher::Aes128,
+        },
+        digest: SignatureDigest::Sha256,
+    };
+    let message = dir.file(
+        "certrep.der",
+        &build_cert_rep(&rep, &f.ra_cert, &f.ra_key).unwrap(),
+    );
+    verify_and_extract(&message, &dir.path("envelope.der"));
+    decrypt(
+        &dir.path("envelope.der"),
+        &requester_key,
+        &dir.path("inner.der"),
+    );
+    let inner = std::fs::read(dir.path("inner.der")).unwrap();
+    assert_eq!(inner, crls_only(std::slice::from_ref(&crl)));
+
+    let printed = openssl_stdout(&[
+        &"pkcs7",
+        &"-inform",
+        &"DER",
+        &"-print",
+        &"-noout",
+        &"-in",
+        &dir.path("inner.der"),
+    ]);
+    // The CRL is in `crls` (RFC 8894 §3.4) and the certificates field is absent.
+    assert!(printed.contains("crl:"), "{printed}");
+    assert!(printed.contains("cert:\n      <ABSENT>"), "{printed}");
+    assert!(printed.contains("serialNumber: 49374"), "0xc0de: {printed}");
+    assert!(printed.contains("X509v3 CRL Reason Code"), "{printed}");
+    assert!(printed.contains("X509v3 CRL Number"), "{printed}");
+    assert!(printed.contains("Sceptic Test RA"), "{printed}");
+
+    // And OpenSSL verifies that CRL with the issuer's certificate.
+    dir.file("crl.der", &crl);
+    let issuer =
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &f.ra_cert).unwrap();
+    let issuer = dir.file("issuer.pem", issuer.as_bytes());
+    let output = Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-in"])
+        .arg(dir.path("crl.der"))
+        .arg("-CAfile")
+        .arg(&issuer)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("verify OK"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -12,9 +12,9 @@ use crate::{
 
 /// Number of mutated inputs: enough to reach every parser branch many times, small
 /// enough for a debug build on two slow cores (each may cost an RSA operation).
-const MUTATIONS: usize = 2_000;
+pub(super) const MUTATIONS: usize = 2_000;
 
-fn mutate(base: &[u8], rng: &mut StdRng) -> Vec<u8> {
+pub(super) fn mutate(base: &[u8], rng: &mut StdRng) -> Vec<u8> {
     let mut bytes = base.to_vec();
     let edits = rng.random_range(1..=4);
     for _ in 0..edits {

@@ -253,8 +253,9 @@ fn cert_rep_is_der_and_its_success_content_is_the_degenerate_signed_data() {
     assert!(!parsed.ciphertext.is_empty());
     cms::content_info::ContentInfo::from_der(&envelope).unwrap();
     assert_eq!(
-        crate::signed_data::certificates(&certs_only(std::slice::from_ref(&f.other_ra_cert)))
-            .unwrap(),
+        crate::degenerate::carried(&certs_only(std::slice::from_ref(&f.other_ra_cert)))
+            .unwrap()
+            .certificates,
         vec![f.other_ra_cert.clone()]
     );
 }
