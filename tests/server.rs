@@ -342,6 +342,15 @@ fn refusals_are_signed_failures_and_garbage_is_a_400() {
     );
     assert_eq!(status, 400);
 
+    // A body announced larger than the limit is refused before it is read.
+    let huge = "POST /scep/default?operation=PKIOperation HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775807\r\n\r\n";
+    let started = Instant::now();
+    assert!(common::raw_status(server.port, huge.as_bytes()).contains(" 413 "));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A broken chunked body is a bad request, not "too large".
+    let chunked = "POST /scep/default?operation=PKIOperation HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n";
+    assert!(common::raw_status(server.port, chunked.as_bytes()).contains(" 400 "));
+
     // None of it spent the secret: it still enrolls.
     let (request, _) = client::build_request(
         &requester,

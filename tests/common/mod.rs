@@ -305,6 +305,20 @@ pub fn http(
     (status, headers, body)
 }
 
+/// Sends raw bytes and returns the response's status line.
+pub fn raw_status(port: u16, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(HTTP_TIMEOUT)).unwrap();
+    stream.write_all(request).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()

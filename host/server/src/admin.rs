@@ -9,9 +9,7 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -40,28 +38,9 @@ fn error(status: StatusCode, message: impl Into<String>, field: Option<&str>) ->
     json_reply(status, body)
 }
 
+/// Serves the admin API until the process ends.
 pub async fn serve_admin(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!("admin accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let app = app.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| route(app.clone(), req));
-            let connection = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(crate::HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, "admin connection ended: {e}");
-            }
-        });
-    }
+    crate::accept_loop(listener, "admin", move |req, _peer| route(app.clone(), req)).await
 }
 
 fn authorised(app: &App, req: &Request<Incoming>) -> bool {

@@ -36,7 +36,7 @@ pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origi
             rejection,
         }) => {
             let facts = Facts::unverified(transaction_id, sender_nonce, origin);
-            return reply::refuse(app, rt, &facts, rejection, HOST);
+            return reply::refuse_unverified(rt, &facts, rejection);
         }
     };
     let mut facts = Facts::from_message(&message, origin);

@@ -110,30 +110,72 @@ impl App {
     }
 }
 
+/// Connections served at once per listener. Past this, new connections wait in
+/// the kernel's accept queue: a flood of idle or stalled connections cannot take
+/// every file descriptor the process has.
+pub const MAX_CONNECTIONS: usize = 1_024;
+
+/// The longest any connection lives. SCEP clients make one or two requests per
+/// connection; this bounds a client that stalls while sending its body or never
+/// reads our answer (hyper has no write timeout of its own).
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
+
+/// How long a client may take to send a request body.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Serves until the process ends.
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
     spawn_reloader(app.clone());
+    accept_loop(listener, "scep", move |req, peer| {
+        routes::route(app.clone(), req, peer)
+    })
+    .await
+}
+
+/// Accepts connections and serves each with `handle`, within [`MAX_CONNECTIONS`],
+/// [`HEADER_READ_TIMEOUT`] and [`CONNECTION_LIFETIME`].
+pub(crate) async fn accept_loop<H, F>(
+    listener: TcpListener,
+    name: &'static str,
+    handle: H,
+) -> anyhow::Result<()>
+where
+    H: Fn(hyper::Request<hyper::body::Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<routes::Reply, std::convert::Infallible>>
+        + Send
+        + 'static,
+{
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait rather than spin.
-                tracing::warn!("accept failed: {e}");
+                tracing::warn!(listener = name, "accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        let app = app.clone();
+        let handle = handle.clone();
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |req| routes::route(app.clone(), req, peer));
+            let service = hyper::service::service_fn(move |req| handle(req, peer));
             let connection = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, "connection ended: {e}");
+            match tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
+                Ok(Err(e)) => tracing::debug!(listener = name, %peer, "connection ended: {e}"),
+                Err(_) => {
+                    tracing::info!(listener = name, %peer, "connection closed after {CONNECTION_LIFETIME:?}")
+                }
+                Ok(Ok(())) => {}
             }
+            drop(slot);
         });
     }
 }

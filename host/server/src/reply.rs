@@ -132,14 +132,37 @@ pub fn pending(rt: &ServiceRuntime, facts: &Facts) -> Result<PkiReply, Refusal> 
     sign(rt, &facts.rep(Outcome::Pending)).map_err(|e| host_refusal(FailInfo::BadRequest, e))
 }
 
+/// Longest reason kept in a log line, the database and failInfoText. Reasons can
+/// quote what a client sent; without a cap one request could write megabytes.
+pub const MAX_REASON_CHARS: usize = 512;
+
+fn capped(mut reason: String) -> String {
+    if reason.chars().count() > MAX_REASON_CHARS {
+        reason = reason.chars().take(MAX_REASON_CHARS).collect();
+        reason.push('…');
+    }
+    reason
+}
+
+/// Answers a message whose signature was not verified (or did not verify) with a
+/// signed FAILURE, without recording it: anyone can send such messages, so they
+/// must not be able to fill the database. The log line is the record.
+pub fn refuse_unverified(rt: &ServiceRuntime, facts: &Facts, mut rejection: Rejection) -> PkiReply {
+    rejection.reason = capped(rejection.reason);
+    tracing::info!(service = %rt.name, transaction = %capped(facts.transaction_id.clone()), client = %facts.client_address,
+        "refused an unverified message ({}): {}", rejection.fail_info, rejection.reason);
+    answer_failure(rt, facts, rejection)
+}
+
 /// Answers a refusal with a signed FAILURE and records it.
 pub fn refuse(
     app: &App,
     rt: &ServiceRuntime,
     facts: &Facts,
-    rejection: Rejection,
+    mut rejection: Rejection,
     decided_by: &str,
 ) -> PkiReply {
+    rejection.reason = capped(rejection.reason);
     tracing::info!(service = %rt.name, transaction = %facts.transaction_id, client = %facts.client_address,
         decided_by, "refused ({}): {}", rejection.fail_info, rejection.reason);
     let record = TransactionRecord {
@@ -157,6 +180,10 @@ pub fn refuse(
     if let Err(e) = app.store.record_transaction(&record) {
         tracing::error!("recording a refused transaction failed: {e}");
     }
+    answer_failure(rt, facts, rejection)
+}
+
+fn answer_failure(rt: &ServiceRuntime, facts: &Facts, rejection: Rejection) -> PkiReply {
     let outcome = Outcome::Failure {
         fail_info: rejection.fail_info,
         text: Some(rejection.reason),

@@ -13,7 +13,7 @@ use crate::enroll::pki_operation;
 use crate::reply::{Origin, PkiReply};
 use crate::{App, MAX_BODY_BYTES, client_address};
 
-type Reply = Response<Full<Bytes>>;
+pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// The path prefix of every SCEP service: `/scep/{alias}`.
 const SCEP_PREFIX: &str = "/scep/";
@@ -111,20 +111,9 @@ pub async fn route(
         ),
         "PKIOperation" => {
             let body = if method == Method::POST {
-                // §4.1: the body is the binary pkiMessage whatever Content-Type says.
-                match Limited::new(req.into_body(), MAX_BODY_BYTES)
-                    .collect()
-                    .await
-                {
-                    Ok(collected) => collected.to_bytes().to_vec(),
-                    Err(e) => {
-                        return Ok(text(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            format!(
-                                "could not read the request body (at most {MAX_BODY_BYTES} bytes): {e}"
-                            ),
-                        ));
-                    }
+                match read_body(req).await {
+                    Ok(body) => body,
+                    Err(reply) => return Ok(reply),
                 }
             } else {
                 let Some(message) = query_param(&query, "message") else {
@@ -214,6 +203,44 @@ async fn crl(app: Arc<App>, file: &str) -> Reply {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the CRL task failed: {e}"),
         ),
+    }
+}
+
+/// The POST body (RFC 8894 §4.1: the binary pkiMessage whatever Content-Type says),
+/// within [`MAX_BODY_BYTES`] and [`crate::BODY_READ_TIMEOUT`].
+async fn read_body(req: Request<Incoming>) -> Result<Vec<u8>, Reply> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    let read = tokio::time::timeout(
+        crate::BODY_READ_TIMEOUT,
+        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
+    );
+    match read.await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        )),
+        Ok(Err(e)) => Err(text(
+            StatusCode::BAD_REQUEST,
+            format!("could not read the request body: {e}"),
+        )),
+        Err(_) => Err(text(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {:?}",
+                crate::BODY_READ_TIMEOUT
+            ),
+        )),
     }
 }
 

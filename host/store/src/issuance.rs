@@ -63,7 +63,7 @@ pub struct Issuance {
 /// Why an issuance was not recorded. The certificate must then not be delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum IssueConflict {
-    #[error("the secret {0} was used by a concurrent request")]
+    #[error("the secret was used by a concurrent request")]
     SecretUsed(i64),
     #[error("request {0} was decided by someone else in the meantime")]
     RequestDecided(i64),
@@ -182,7 +182,7 @@ impl Store {
     /// Records a transaction that did not issue, with its audit event.
     pub fn record_transaction(&self, record: &TransactionRecord) -> Result<()> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO transactions (service_id, transaction_id, message_type, status, fail_info, reason,
                                        decided_by, signer_key, client_address, created_at)

@@ -37,6 +37,11 @@ pub use services::{Ca, NewService, PluginSpec, RaKeyRow, Service, ServiceEdit};
 /// short (one issuance is a handful of rows), so five seconds means real trouble.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
+/// Every transaction that writes starts IMMEDIATE: under WAL a deferred
+/// transaction that reads first and writes later cannot wait for the writer lock
+/// (SQLITE_BUSY_SNAPSHOT fails at once), while an immediate one waits up to
+/// [`BUSY_TIMEOUT_MS`].
+///
 /// Connections kept for reuse. Requests run on a small blocking pool, so a few
 /// open connections avoid reopening the file per request.
 const POOL_SIZE: usize = 8;

@@ -129,7 +129,7 @@ impl Store {
             return Err(StoreError::Conflict("a secret cannot be empty".into()));
         }
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if kind == SecretKind::Global {
             tx.execute(
                 "DELETE FROM secrets WHERE service_id = ?1 AND kind = 'global'",

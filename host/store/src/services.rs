@@ -168,7 +168,7 @@ impl Store {
 
     pub fn add_service(&self, new: &NewService) -> Result<i64> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let taken: Option<String> = tx
             .query_row(
                 "SELECT name FROM services WHERE name = ?1 OR alias = ?2",
@@ -245,7 +245,7 @@ impl Store {
 
     pub fn edit_service(&self, name: &str, edit: &ServiceEdit) -> Result<Service> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut service = tx
             .query_row(
                 &format!("SELECT {SERVICE_COLUMNS} FROM services WHERE name = ?1"),
