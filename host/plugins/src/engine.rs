@@ -138,10 +138,10 @@ pub(crate) fn classify(
     if store.data().limiter.memory_exceeded {
         return Fault::OutOfMemory;
     }
-    if let Some(trap) = error.downcast_ref::<Trap>() {
-        if *trap == Trap::Interrupt {
-            return Fault::Timeout(deadline_ms);
-        }
+    if let Some(trap) = error.downcast_ref::<Trap>()
+        && *trap == Trap::Interrupt
+    {
+        return Fault::Timeout(deadline_ms);
     }
     let mut text = format!("{error:#}");
     // Guest backtraces can be long; the audit log needs the gist.

@@ -221,9 +221,9 @@ impl signing::HostCaKey for PluginState {
     }
 
     fn signature_algorithm(&mut self, _key: Resource<CaKeyHandle>) -> wasmtime::Result<Vec<u8>> {
-        Ok(sceptic_x509::sha256_with_rsa()
+        sceptic_x509::sha256_with_rsa()
             .to_der()
-            .map_err(|e| wasmtime::Error::msg(e.to_string()))?)
+            .map_err(|e| wasmtime::Error::msg(e.to_string()))
     }
 
     fn sign_certificate(

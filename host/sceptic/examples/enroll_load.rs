@@ -184,12 +184,12 @@ fn extract_last_certificate(p7: &[u8]) -> Vec<u8> {
     while i + 4 < p7.len() {
         if p7[i] == 0x30 && p7[i + 1] == 0x82 {
             let len = usize::from(p7[i + 2]) << 8 | usize::from(p7[i + 3]);
-            if let Some(candidate) = p7.get(i..i + 4 + len) {
-                if x509_cert::Certificate::from_der(candidate).is_ok() {
-                    last = Some(candidate.to_vec());
-                    i += 4 + len;
-                    continue;
-                }
+            if let Some(candidate) = p7.get(i..i + 4 + len)
+                && x509_cert::Certificate::from_der(candidate).is_ok()
+            {
+                last = Some(candidate.to_vec());
+                i += 4 + len;
+                continue;
             }
         }
         i += 1;

@@ -220,10 +220,10 @@ fn find_certificate(
         .to_ascii_lowercase()
         .replace(':', "");
     for s in app.store.services()? {
-        if let Some(c) = app.store.certificate_by_serial(s.ca_id, &serial)? {
-            if c.service_id == s.id {
-                return Ok((c, s));
-            }
+        if let Some(c) = app.store.certificate_by_serial(s.ca_id, &serial)?
+            && c.service_id == s.id
+        {
+            return Ok((c, s));
         }
     }
     Err(DecisionError::NotFound(format!(

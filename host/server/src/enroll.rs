@@ -44,7 +44,7 @@ pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origi
         MessageType::PkcsReq | MessageType::RenewalReq => {
             enroll(app, rt, &message, &facts, &opened)
         }
-        MessageType::CertPoll => held::poll(app, rt, &message, &facts, &opened),
+        MessageType::CertPoll => held::poll(app, rt, &facts, &opened),
         MessageType::GetCert => retrieve::get_cert(app, rt, &facts, &opened),
         MessageType::GetCrl => retrieve::get_crl(app, rt, &facts, &opened),
         other => Err(host_refusal(

@@ -3,7 +3,7 @@
 //! certificate or a FAILURE. The service's "max poll count" and "min poll
 //! interval" bound how a client may poll.
 
-use sceptic_proto::{FailInfo, PkiMessage, Rejection};
+use sceptic_proto::{FailInfo, Rejection};
 use sceptic_store::{HeldRequest, RequestStatus};
 
 use crate::App;
@@ -17,7 +17,6 @@ use crate::runtime::ServiceRuntime;
 pub fn poll(
     app: &App,
     rt: &ServiceRuntime,
-    _message: &PkiMessage,
     facts: &Facts,
     opened: &Opened,
 ) -> Result<PkiReply, Refusal> {
@@ -85,10 +84,10 @@ pub fn answer(
             if is_poll {
                 check_poll_limits(app, rt, &held)?;
             }
-            if held.status == RequestStatus::Issuing {
-                if let Some(reply) = ask_issuer(app, rt, &held, facts, opened)? {
-                    return Ok(reply);
-                }
+            if held.status == RequestStatus::Issuing
+                && let Some(reply) = ask_issuer(app, rt, &held, facts, opened)?
+            {
+                return Ok(reply);
             }
             if is_poll {
                 app.store

@@ -96,10 +96,10 @@ impl Store {
     pub fn record_issuance(&self, issuance: &Issuance) -> Result<i64, IssueConflict> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if let Some(claim) = &issuance.claim {
-            if !apply_claim(&tx, claim)? {
-                return Err(IssueConflict::SecretUsed(claim.id));
-            }
+        if let Some(claim) = &issuance.claim
+            && !apply_claim(&tx, claim)?
+        {
+            return Err(IssueConflict::SecretUsed(claim.id));
         }
         let at = now();
         let inserted = tx.execute(

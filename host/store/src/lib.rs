@@ -108,10 +108,10 @@ impl std::ops::DerefMut for Conn<'_> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let (Some(conn), Ok(mut pool)) = (self.conn.take(), self.store.pool.lock()) {
-            if pool.len() < POOL_SIZE {
-                pool.push(conn);
-            }
+        if let (Some(conn), Ok(mut pool)) = (self.conn.take(), self.store.pool.lock())
+            && pool.len() < POOL_SIZE
+        {
+            pool.push(conn);
         }
     }
 }
