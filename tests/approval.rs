@@ -4,7 +4,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use common::{Server, http, openssl, require_tool, scratch};
 use der::{Decode, Encode};
@@ -213,7 +212,9 @@ fn held_request_is_polled_approved_over_rest_and_survives_a_restart() {
     assert_eq!(body["status"], "issued");
     assert_eq!(body["decided_by"], "api:admin");
 
-    std::thread::sleep(Duration::from_secs(2));
+    // Held requests survive service edits too; lifting the interval lets the
+    // client poll again at once.
+    server.reconfigure(&["service", "edit", "default", "--min-poll-interval", "0"]);
     let done = send(
         &server,
         &device,
@@ -612,4 +613,58 @@ getcert list -s
         "certmonger shows the CA's refusal:\n{output}"
     );
     assert!(server.audit_events().contains("not in inventory"));
+}
+
+#[test]
+fn an_issuer_that_answers_pending_is_asked_again_when_the_client_polls() {
+    let server = Server::start("deferred");
+    let deferred = common::test_component("deferred-issuer");
+    server.reconfigure(&[
+        "service",
+        "edit",
+        "default",
+        "--issuer",
+        deferred.to_str().unwrap(),
+    ]);
+    let device = Requester::generate(2048, "deferred-1");
+    let csr = client::build_csr(&device.key, "CN=deferred-1", Some(&server.secret), &[]);
+    let first = send(&server, &device, MessageType::PkcsReq, "tx-deferred", &csr);
+    assert_eq!(
+        status(&first),
+        Some(PkiStatus::Pending),
+        "{:?}",
+        first.message.fail_info_text
+    );
+    assert_eq!(
+        server.count("select count(*) from requests where status = 'issuing'"),
+        1
+    );
+    let polled = send(
+        &server,
+        &device,
+        MessageType::CertPoll,
+        "tx-deferred",
+        &poll_body(&server, "CN=deferred-1"),
+    );
+    assert_eq!(
+        status(&polled),
+        Some(PkiStatus::Success),
+        "{:?}",
+        polled.message.fail_info_text
+    );
+    let dir = scratch("deferred-cert");
+    let pem = der::pem::encode_string(
+        "CERTIFICATE",
+        der::pem::LineEnding::LF,
+        &polled.issued_certificates[0],
+    )
+    .unwrap();
+    std::fs::write(dir.join("cert.pem"), pem).unwrap();
+    common::openssl_verify(&server.ca_pem(), &dir.join("cert.pem"));
+    assert_eq!(
+        server.count("select count(*) from requests where status = 'issued'"),
+        1
+    );
+    // The certificate is recorded once.
+    assert_eq!(server.count("select count(*) from certificates"), 1);
 }

@@ -13,6 +13,7 @@ const GUESTS: &[&str] = &[
     "local-ca-issuer",
     "approval-policy",
     "fault-policy",
+    "deferred-issuer",
 ];
 
 fn main() {

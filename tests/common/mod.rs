@@ -29,19 +29,26 @@ pub fn scratch(label: &str) -> PathBuf {
     dir
 }
 
-/// The fault-injection component, built by host/plugins/build.rs beside the
-/// built-ins under <target>/wasm-plugins.
-pub fn fault_component() -> PathBuf {
+/// A test component built by host/plugins/build.rs beside the built-ins under
+/// <target>/wasm-plugins (e.g. "fault-policy", "deferred-issuer").
+pub fn test_component(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // <target>/<profile>/deps/<test binary>
     let target = exe.ancestors().nth(3).unwrap();
-    let path = target.join("wasm-plugins/wasm32-wasip2/release/fault_policy.wasm");
+    let path = target.join(format!(
+        "wasm-plugins/wasm32-wasip2/release/{}.wasm",
+        name.replace('-', "_")
+    ));
     assert!(
         path.exists(),
-        "fault component missing at {}",
+        "test component missing at {}",
         path.display()
     );
     path
+}
+
+pub fn fault_component() -> PathBuf {
+    test_component("fault-policy")
 }
 
 pub struct Server {

@@ -166,25 +166,22 @@ fn enroll(
     }
     let (queue, routed_by) = match decision.verdict {
         Verdict::Allow => {
+            let claim = decision.claimed.map(|m| SecretClaim {
+                id: m.id as i64,
+                kind: match m.kind {
+                    sceptic_plugins::SecretKind::Global => sceptic_store::SecretKind::Global,
+                    sceptic_plugins::SecretKind::SingleUse => sceptic_store::SecretKind::SingleUse,
+                    sceptic_plugins::SecretKind::LongLife => sceptic_store::SecretKind::LongLife,
+                },
+                signer_key: facts.signer_key.clone(),
+            });
             let context = IssueContext {
                 transaction_id: &facts.transaction_id,
                 message_type: &facts.message_type,
                 signer_key: &facts.signer_key,
                 client_address: &facts.client_address,
                 decided_by: &decision.decided_by,
-                claim: decision.claimed.map(|m| SecretClaim {
-                    id: m.id as i64,
-                    kind: match m.kind {
-                        sceptic_plugins::SecretKind::Global => sceptic_store::SecretKind::Global,
-                        sceptic_plugins::SecretKind::SingleUse => {
-                            sceptic_store::SecretKind::SingleUse
-                        }
-                        sceptic_plugins::SecretKind::LongLife => {
-                            sceptic_store::SecretKind::LongLife
-                        }
-                    },
-                    signer_key: facts.signer_key.clone(),
-                }),
+                claim: claim.clone(),
                 held_request_id: None,
             };
             return match issue::issue(app, rt, &request, &context)? {
@@ -201,16 +198,13 @@ fn enroll(
                 }
                 Issued::Pending(ticket) => {
                     let issuer = rt.issuer.identity().to_string();
-                    hold(
-                        app,
-                        rt,
-                        facts,
-                        opened,
-                        &csr,
-                        "issuer",
-                        &issuer,
-                        Some(ticket),
-                    )
+                    let routing = Routing {
+                        queue: "issuer",
+                        routed_by: &issuer,
+                        issuer_ticket: Some(ticket),
+                        claim: context.claim.clone(),
+                    };
+                    hold(app, rt, facts, opened, &csr, routing)
                 }
             };
         }
@@ -244,20 +238,34 @@ fn enroll(
             }
         }
     };
-    hold(app, rt, facts, opened, &csr, &queue, &routed_by, None)
+    let routing = Routing {
+        queue: &queue,
+        routed_by: &routed_by,
+        issuer_ticket: None,
+        claim: None,
+    };
+    hold(app, rt, facts, opened, &csr, routing)
+}
+
+/// Why a request is held, and what it already used.
+struct Routing<'a> {
+    queue: &'a str,
+    /// The plugin that held it.
+    routed_by: &'a str,
+    /// Set when the issuer deferred it.
+    issuer_ticket: Option<String>,
+    /// The secret that authorised it, consumed with the hold.
+    claim: Option<SecretClaim>,
 }
 
 /// Holds the request and answers PENDING.
-#[allow(clippy::too_many_arguments)]
 fn hold(
     app: &App,
     rt: &ServiceRuntime,
     facts: &Facts,
     opened: &Opened,
     csr: &CsrInfo,
-    queue: &str,
-    routed_by: &str,
-    issuer_ticket: Option<String>,
+    routing: Routing<'_>,
 ) -> Result<PkiReply, Refusal> {
     let held = app
         .store
@@ -266,8 +274,8 @@ fn hold(
             service: rt.service.name.clone(),
             transaction_id: facts.transaction_id.clone(),
             signer_key: facts.signer_key.clone(),
-            queue: queue.to_owned(),
-            routed_by: routed_by.to_owned(),
+            queue: routing.queue.to_owned(),
+            routed_by: routing.routed_by.to_owned(),
             message_type: facts.message_type.clone(),
             subject: csr.subject.clone(),
             sans: csr
@@ -281,10 +289,16 @@ fn hold(
             signer_certificate: opened.signer.der.clone(),
             http_method: facts.method.to_owned(),
             client_address: facts.client_address.clone(),
-            issuer_ticket,
+            issuer_ticket: routing.issuer_ticket,
+            claim: routing.claim,
         })
-        .map_err(|e| store_failure(rt, e))?;
-    tracing::info!(service = %rt.name, transaction = %facts.transaction_id, request = held.id, queue, routed_by,
+        .map_err(|e| match e {
+            sceptic_store::StoreError::Conflict(reason) => {
+                host_refusal(FailInfo::BadRequest, reason)
+            }
+            other => store_failure(rt, other),
+        })?;
+    tracing::info!(service = %rt.name, transaction = %facts.transaction_id, request = held.id, queue = routing.queue, routed_by = routing.routed_by,
         "held for a decision");
     reply::pending(rt, facts)
 }

@@ -65,6 +65,9 @@ pub struct NewHeldRequest {
     pub client_address: String,
     /// Set when the issuer itself answered pending.
     pub issuer_ticket: Option<String>,
+    /// The secret that authorised the request (the issuer deferred it): consumed
+    /// now, with the hold, as it would have been with the certificate.
+    pub claim: Option<crate::SecretClaim>,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +174,13 @@ impl Store {
             ],
         )?;
         if inserted == 1 {
+            if let Some(claim) = &new.claim {
+                if !crate::secrets::apply_claim(&tx, claim)? {
+                    return Err(StoreError::Conflict(
+                        "the secret was used by a concurrent request".into(),
+                    ));
+                }
+            }
             audit::insert(
                 &tx,
                 &audit::AuditEvent {

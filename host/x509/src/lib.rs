@@ -27,6 +27,9 @@ use x509_cert::time::{Time, Validity};
 
 pub use x509_cert;
 
+mod leaf;
+pub use leaf::LeafProfile;
+
 mod crl;
 
 pub use crl::{CrlReason, CrlTemplate, RevokedEntry, assemble_crl, tbs_cert_list_der};

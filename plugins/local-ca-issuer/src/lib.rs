@@ -21,13 +21,10 @@ wit_bindgen::generate!({
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use der::{Decode, Encode, Reader, SliceReader};
 use exports::sceptic::plugin::issuer::Guest;
 use sceptic::host::{config, signing};
 use sceptic::types::types::{Denial, FailInfo, IssueResult, Request};
-use sceptic_x509::x509_cert;
-use spki::SubjectPublicKeyInfoOwned;
-use x509_cert::ext::Extension;
+use sceptic_x509::LeafProfile;
 
 const KNOWN_KEYS: &[&str] = &[
     "validity-days",
@@ -39,17 +36,6 @@ const DEFAULT_VALIDITY_DAYS: u64 = 365;
 const DEFAULT_BACKDATE_MINUTES: u64 = 5;
 const DEFAULT_KEY_USAGE: &str = "digitalSignature,keyEncipherment";
 const DEFAULT_EXTENDED_KEY_USAGE: &str = "clientAuth";
-/// extensionRequest (PKCS#9, RFC 2985 §5.4.2).
-const EXTENSION_REQUEST: der::oid::ObjectIdentifier =
-    der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
-
-struct Settings {
-    validity: Duration,
-    backdate: Duration,
-    key_usage: x509_cert::ext::pkix::KeyUsage,
-    extended_key_usage: Vec<der::oid::ObjectIdentifier>,
-}
-
 fn number(key: &str, default: u64, max: u64) -> Result<u64, String> {
     match config::get(key) {
         None => Ok(default),
@@ -66,7 +52,7 @@ fn list(text: &str) -> impl Iterator<Item = &str> {
     text.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn settings() -> Result<Settings, String> {
+fn settings() -> Result<LeafProfile, String> {
     if let Some(key) = config::keys()
         .into_iter()
         .find(|k| !KNOWN_KEYS.contains(&k.as_str()))
@@ -81,39 +67,12 @@ fn settings() -> Result<Settings, String> {
     let key_usage = config::get("key-usage").unwrap_or_else(|| DEFAULT_KEY_USAGE.into());
     let eku =
         config::get("extended-key-usage").unwrap_or_else(|| DEFAULT_EXTENDED_KEY_USAGE.into());
-    Ok(Settings {
+    Ok(LeafProfile {
         validity: Duration::from_secs(days * 86_400),
         backdate: Duration::from_secs(backdate * 60),
         key_usage: sceptic_x509::key_usage_from_names(list(&key_usage))?,
         extended_key_usage: sceptic_x509::extended_key_usage_from_names(list(&eku))?,
     })
-}
-
-/// The CSR's subject (raw DER), public key and requested extensions.
-fn read_csr(csr: &[u8]) -> der::Result<(Vec<u8>, SubjectPublicKeyInfoOwned, Vec<Extension>)> {
-    // The subject is read raw from the CertificationRequestInfo so that it is
-    // copied exactly, whatever order its attributes are in.
-    let mut outer = SliceReader::new(csr)?;
-    let (subject, spki) = outer.sequence(|request| {
-        let info: der::asn1::AnyRef<'_> = request.decode()?;
-        let mut fields = SliceReader::new(info.value())?;
-        let _version: u8 = fields.decode()?;
-        let subject: der::asn1::AnyRef<'_> = fields.decode()?;
-        let spki: SubjectPublicKeyInfoOwned = fields.decode()?;
-        let rest = request.remaining_len();
-        request.drain(rest)?;
-        Ok::<_, der::Error>((subject.to_der()?, spki))
-    })?;
-    let parsed = x509_cert::request::CertReq::from_der(csr)?;
-    let mut extensions = Vec::new();
-    for attribute in parsed.info.attributes.iter() {
-        if attribute.oid == EXTENSION_REQUEST {
-            for value in attribute.values.iter() {
-                extensions.extend(value.decode_as::<Vec<Extension>>()?);
-            }
-        }
-    }
-    Ok((subject, spki, extensions))
 }
 
 fn rejected(fail_info: FailInfo, reason: String) -> IssueResult {
@@ -132,60 +91,19 @@ impl Guest for LocalCa {
     }
 
     fn issue(request: Request) -> IssueResult {
-        let settings = match settings() {
+        let profile = match settings() {
             Ok(s) => s,
             Err(e) => return rejected(FailInfo::BadRequest, format!("issuer configuration: {e}")),
         };
-        let (subject, spki, requested) = match read_csr(&request.csr.der) {
-            Ok(parts) => parts,
-            Err(e) => return rejected(FailInfo::BadRequest, format!("unreadable CSR: {e}")),
-        };
         let key = signing::issuing_key();
-        let ca = match x509_cert::Certificate::from_der(&key.certificate()) {
-            Ok(ca) => ca,
-            Err(e) => {
-                return rejected(
-                    FailInfo::BadRequest,
-                    format!("unreadable CA certificate: {e}"),
-                );
-            }
-        };
-        let issuer = match ca.tbs_certificate().subject().to_der() {
-            Ok(issuer) => issuer,
-            Err(e) => return rejected(FailInfo::BadRequest, format!("CA subject: {e}")),
-        };
-        let ca_spki = ca.tbs_certificate().subject_public_key_info().clone();
         let received = UNIX_EPOCH + Duration::from_secs(request.received_at.max(0) as u64);
-        let template = sceptic_x509::CertificateTemplate {
-            serial: signing::random_serial(),
-            issuer,
-            issuer_key_id: Some(sceptic_x509::key_identifier(&ca_spki)),
-            subject,
-            subject_public_key_info: spki,
-            not_before: received - settings.backdate,
-            not_after: received + settings.validity,
-            ca: None,
-            key_usage: settings.key_usage,
-            extended_key_usage: settings.extended_key_usage,
-            extra_extensions: sceptic_x509::subject_alt_name(&requested)
-                .into_iter()
-                .collect(),
-        };
-        let tbs = match sceptic_x509::tbs_certificate_der(&template) {
+        let tbs = match profile.tbs_for_csr(&request.csr.der, &key.certificate(), signing::random_serial(), received) {
             Ok(tbs) => tbs,
-            Err(e) => {
-                return rejected(
-                    FailInfo::BadRequest,
-                    format!("cannot build the certificate: {e}"),
-                );
-            }
+            Err(e) => return rejected(FailInfo::BadRequest, e),
         };
         match key.sign_certificate(&tbs) {
             Ok(certificate) => IssueResult::Issued(certificate),
-            Err(e) => rejected(
-                FailInfo::BadRequest,
-                format!("the host refused to sign: {e}"),
-            ),
+            Err(e) => rejected(FailInfo::BadRequest, format!("the host refused to sign: {e}")),
         }
     }
 
