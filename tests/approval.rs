@@ -119,7 +119,7 @@ fn held_request_is_polled_approved_over_rest_and_survives_a_restart() {
         "--allow-unauthorised",
         "true",
         "--min-poll-interval",
-        "2",
+        "300",
     ]);
     let device = Requester::generate(2048, "held-1");
     let csr = client::build_csr(
