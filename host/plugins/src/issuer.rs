@@ -67,7 +67,10 @@ impl Issuer {
             .run(service.into(), |_, _| Ok(()))
             .map_err(|fault| LoadError::Init {
                 plugin: spec.to_owned(),
-                detail: fault.to_string(),
+                detail: match fault {
+                    Fault::Init(refusal) => refusal,
+                    other => format!("its init {other}"),
+                },
             })?;
         Ok(issuer)
     }

@@ -55,7 +55,10 @@ impl Policy {
             .run(service.into(), None, |_, _| Ok(()))
             .map_err(|fault| LoadError::Init {
                 plugin: spec.to_owned(),
-                detail: fault.to_string(),
+                detail: match fault {
+                    Fault::Init(refusal) => refusal,
+                    other => format!("its init {other}"),
+                },
             })?;
         Ok(policy)
     }

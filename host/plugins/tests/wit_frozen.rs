@@ -12,7 +12,13 @@ fn released_wit_files_are_unchanged() {
     let mut checked = 0;
     for entry in std::fs::read_dir(&wit).unwrap() {
         let manifest = entry.unwrap().path();
-        let Some(version) = manifest.file_name().unwrap().to_str().unwrap().strip_suffix(".sha256") else {
+        let Some(version) = manifest
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .strip_suffix(".sha256")
+        else {
             continue;
         };
         let folder = wit.join(version);
@@ -20,7 +26,8 @@ fn released_wit_files_are_unchanged() {
         for line in std::fs::read_to_string(&manifest).unwrap().lines() {
             let (sum, file) = line.split_once("  ").expect("sha256sum format");
             let file = file.trim_start_matches("./");
-            let bytes = std::fs::read(folder.join(file)).unwrap_or_else(|_| panic!("released file {version}/{file} is missing"));
+            let bytes = std::fs::read(folder.join(file))
+                .unwrap_or_else(|_| panic!("released file {version}/{file} is missing"));
             assert_eq!(
                 hex::encode(Sha256::digest(&bytes)),
                 sum,
@@ -34,9 +41,16 @@ fn released_wit_files_are_unchanged() {
         collect_wit(&folder, &folder, &mut present);
         present.sort();
         listed.sort();
-        assert_eq!(present, listed, "files were added to or removed from released WIT {version}");
+        assert_eq!(
+            present, listed,
+            "files were added to or removed from released WIT {version}"
+        );
     }
-    assert!(checked > 0, "no released WIT manifest found in {}", wit.display());
+    assert!(
+        checked > 0,
+        "no released WIT manifest found in {}",
+        wit.display()
+    );
 }
 
 fn collect_wit(root: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -45,7 +59,12 @@ fn collect_wit(root: &Path, dir: &Path, out: &mut Vec<String>) {
         if path.is_dir() {
             collect_wit(root, &path, out);
         } else if path.extension().is_some_and(|e| e == "wit") {
-            out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
 }

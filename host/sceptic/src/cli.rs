@@ -330,6 +330,41 @@ fn edit_from(service: &str, settings: &ServiceSettings) -> anyhow::Result<Servic
     })
 }
 
+/// Loads every plugin an edit names (compile, link, `init` with its settings), so a
+/// typo is refused here rather than discovered by the running server.
+fn check_plugins(dir: &DataDir, service: &str, edit: &ServiceEdit) -> anyhow::Result<()> {
+    let policies = edit
+        .policies
+        .iter()
+        .flatten()
+        .chain(edit.approval.iter().flatten());
+    let issuer = edit.issuer.as_ref();
+    if edit.policies.is_none() && !matches!(edit.approval, Some(Some(_))) && issuer.is_none() {
+        return Ok(());
+    }
+    let engine = sceptic_plugins::PluginEngine::new()?;
+    for spec in policies {
+        sceptic_plugins::Policy::load(&engine, &spec.plugin, spec.config.clone(), service)?;
+    }
+    if let Some(spec) = issuer {
+        let ca = dir
+            .store
+            .ca_by_name(datadir::LOCAL_CA)?
+            .context("the data directory has no local CA")?;
+        let key = std::sync::Arc::new(sceptic_keys::RsaKey::load(&dir.path.join(&ca.key_file))?);
+        let signer =
+            sceptic_plugins::CaSigner::new(ca.certificate, key).map_err(anyhow::Error::msg)?;
+        sceptic_plugins::Issuer::load(
+            &engine,
+            &spec.plugin,
+            spec.config.clone(),
+            service,
+            std::sync::Arc::new(signer),
+        )?;
+    }
+    Ok(())
+}
+
 fn describe_plugin(spec: &PluginSpec) -> String {
     let mut text = spec.plugin.clone();
     for (k, v) in &spec.config {
@@ -367,6 +402,7 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
             settings,
         } => {
             let edit = edit_from(&name, &settings)?;
+            check_plugins(dir, &name, &edit)?;
             let alias = alias.unwrap_or_else(|| name.clone());
             let ciphers = edit.client_ciphers.clone().unwrap_or_else(|| {
                 DEFAULT_CLIENT_CIPHERS
@@ -406,6 +442,7 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
             {
                 bail!("nothing to change; see `sceptic service edit --help` for the settings");
             }
+            check_plugins(dir, &name, &edit)?;
             let s = dir.store.edit_service(&name, &edit)?;
             println!(
                 "service {:?} updated: ciphers={} policies={} issuer={}",
