@@ -10,34 +10,6 @@ use der::{Decode, Encode};
 use sceptic_proto::client::{self, RequestOptions, Requester};
 use sceptic_proto::{ContentCipher, DigestAlg, FailInfo, KeyTransport, MessageType, PkiStatus};
 
-fn ra_cert(server: &Server) -> Vec<u8> {
-    let (_, _, body) = http(
-        server.port,
-        "GET",
-        "/scep/default?operation=GetCACert",
-        &[],
-        &[],
-    );
-    let dir = scratch("p7");
-    std::fs::write(dir.join("ca.p7"), &body).unwrap();
-    let pems = openssl(&[
-        "pkcs7",
-        "-inform",
-        "DER",
-        "-in",
-        dir.join("ca.p7").to_str().unwrap(),
-        "-print_certs",
-    ]);
-    let last = pems.rsplit("-----BEGIN CERTIFICATE-----").next().unwrap();
-    der::pem::decode_vec(
-        format!("-----BEGIN CERTIFICATE-----{last}")
-            .trim()
-            .as_bytes(),
-    )
-    .unwrap()
-    .1
-}
-
 fn ca_cert(server: &Server) -> Vec<u8> {
     let pem = std::fs::read_to_string(server.ca_pem()).unwrap();
     der::pem::decode_vec(pem.as_bytes()).unwrap().1
@@ -58,7 +30,7 @@ fn send(
         cipher: ContentCipher::Aes256,
         key_transport: KeyTransport::Pkcs1v15,
     };
-    let (request, nonce) = client::build_request(who, &ra_cert(server), inner, &opts);
+    let (request, nonce) = client::build_request(who, &server.ra_cert("default"), inner, &opts);
     let (status, _, body) = http(
         server.port,
         "POST",

@@ -10,47 +10,6 @@ use der::Decode;
 use sceptic_proto::client::{self, Quirks, RequestOptions, Requester};
 use sceptic_proto::{ContentCipher, DigestAlg, FailInfo, KeyTransport, MessageType, PkiStatus};
 
-/// Certificates of a GetCACert answer, in order, as DER.
-fn ca_certs(server: &Server, alias: &str) -> Vec<Vec<u8>> {
-    let (status, headers, body) = http(
-        server.port,
-        "GET",
-        &format!("/scep/{alias}?operation=GetCACert&message=x"),
-        &[],
-        &[],
-    );
-    assert_eq!(status, 200);
-    assert_eq!(
-        header(&headers, "content-type"),
-        Some("application/x-x509-ca-ra-cert")
-    );
-    let dir = scratch("cacert");
-    let file = dir.join("ca.p7");
-    std::fs::write(&file, &body).unwrap();
-    let pems = openssl(&[
-        "pkcs7",
-        "-inform",
-        "DER",
-        "-in",
-        file.to_str().unwrap(),
-        "-print_certs",
-    ]);
-    pems.split("-----END CERTIFICATE-----")
-        .filter(|chunk| chunk.contains("-----BEGIN CERTIFICATE-----"))
-        .map(|chunk| {
-            let pem = format!(
-                "{}-----END CERTIFICATE-----\n",
-                &chunk[chunk.find("-----BEGIN").unwrap()..]
-            );
-            der::pem::decode_vec(pem.as_bytes()).unwrap().1
-        })
-        .collect()
-}
-
-fn ra_cert(server: &Server, alias: &str) -> Vec<u8> {
-    ca_certs(server, alias).pop().unwrap()
-}
-
 fn options(cipher: ContentCipher, digest: DigestAlg) -> RequestOptions {
     RequestOptions {
         message_type: MessageType::PkcsReq,
@@ -87,7 +46,7 @@ fn enroll(
     challenge: &str,
     cipher: ContentCipher,
 ) -> client::Reply {
-    let ra = ra_cert(server, alias);
+    let ra = server.ra_cert(alias);
     let requester = Requester::generate(2048, cn);
     let csr = client::build_csr(&requester.key, &format!("CN={cn}"), Some(challenge), &[]);
     let (request, _) =
@@ -153,7 +112,7 @@ fn get_ca_cert_returns_ca_and_ra_for_any_message_value() {
             Some("application/x-x509-ca-ra-cert")
         );
     }
-    let certs = ca_certs(&server, "default");
+    let certs = server.ca_certs("default");
     assert_eq!(certs.len(), 2, "CA and RA");
     let ca_pem = std::fs::read_to_string(server.ca_pem()).unwrap();
     assert_eq!(
@@ -184,7 +143,7 @@ fn get_ca_cert_returns_ca_and_ra_for_any_message_value() {
 #[test]
 fn exact_enrollment_by_post_and_by_get_with_ber_and_sans() {
     let server = Server::start("exact");
-    let ra = ra_cert(&server, "default");
+    let ra = server.ra_cert("default");
     let requester = Requester::generate(2048, "device-7");
     let csr = client::build_csr(
         &requester.key,
@@ -283,7 +242,7 @@ fn exact_enrollment_by_post_and_by_get_with_ber_and_sans() {
 #[test]
 fn refusals_are_signed_failures_and_garbage_is_a_400() {
     let server = Server::start("refusals");
-    let ra = ra_cert(&server, "default");
+    let ra = server.ra_cert("default");
     let requester = Requester::generate(2048, "device-9");
 
     // Wrong secret: FAILURE badRequest, signed, addressed to the request.
@@ -432,7 +391,7 @@ fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
 fn concurrent_uses_of_one_single_use_secret_issue_one_certificate() {
     const RACERS: usize = 12;
     let server = Server::start("race");
-    let ra = ra_cert(&server, "default");
+    let ra = server.ra_cert("default");
     // Requests are built first so that they reach the server together.
     let requests: Vec<_> = (0..RACERS)
         .map(|i| {

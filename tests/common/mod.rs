@@ -176,6 +176,50 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The certificates of the service's GetCACert answer, in order, as DER (CA
+    /// first, the RA last), after checking its status and content type.
+    pub fn ca_certs(&self, alias: &str) -> Vec<Vec<u8>> {
+        let (status, headers, body) = http(
+            self.port,
+            "GET",
+            &format!("/scep/{alias}?operation=GetCACert&message=x"),
+            &[],
+            &[],
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("application/x-x509-ca-ra-cert")
+        );
+        let file = scratch("cacert").join("ca.p7");
+        std::fs::write(&file, &body).unwrap();
+        let pems = openssl(&[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            file.to_str().unwrap(),
+            "-print_certs",
+        ]);
+        pems.split("-----END CERTIFICATE-----")
+            .filter(|chunk| chunk.contains("-----BEGIN CERTIFICATE-----"))
+            .map(|chunk| {
+                let pem = format!(
+                    "{}-----END CERTIFICATE-----\n",
+                    &chunk[chunk.find("-----BEGIN").unwrap()..]
+                );
+                der::pem::decode_vec(pem.as_bytes()).unwrap().1
+            })
+            .collect()
+    }
+
+    /// The service's current RA certificate (the last one GetCACert returns).
+    pub fn ra_cert(&self, alias: &str) -> Vec<u8> {
+        self.ca_certs(alias)
+            .pop()
+            .expect("GetCACert returned no certificate")
+    }
+
     /// The CA certificate file `init` wrote.
     pub fn ca_pem(&self) -> PathBuf {
         self.data_dir.join("ca.pem")

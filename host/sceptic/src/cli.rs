@@ -67,6 +67,14 @@ enum Command {
     Cert(crate::operate::CertCommand),
     /// Create a new admin API token (printed once).
     AdminToken,
+    /// Show or set the system URL: the base of every service URL whose service sets
+    /// no --base-url of its own (e.g. https://pki.example.com).
+    SystemUrl {
+        url: Option<String>,
+        /// Forget the system URL.
+        #[arg(long, conflicts_with = "url")]
+        unset: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,6 +95,22 @@ enum ServiceCommand {
         name: String,
         #[command(flatten)]
         settings: ServiceSettings,
+    },
+    /// Every setting of a service, its URL, RA certificates and what it holds.
+    Show { name: String },
+    /// Serve the service again.
+    Enable { name: String },
+    /// Refuse every request to the service (HTTP 503, or a signed FAILURE for a
+    /// PKIOperation) without issuing anything or using any secret.
+    Disable { name: String },
+    /// Delete a service: its secrets, RA keys and held requests go, the
+    /// certificates it issued stay listable and revocable. Asks for the name
+    /// to be typed back unless --yes.
+    Delete {
+        name: String,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -122,6 +146,11 @@ struct ServiceSettings {
     /// earlier poll gets FAILURE with the remaining wait, and may poll again.
     #[arg(long)]
     min_poll_interval: Option<u32>,
+    /// Where clients reach this service, without /scep/ALIAS (e.g.
+    /// https://pki.example.com). Default: the system URL (`sceptic system-url`);
+    /// `system` goes back to it.
+    #[arg(long, value_name = "URL|system")]
+    base_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -190,6 +219,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cert(command) => crate::operate::cert(&DataDir::open(&cli.data_dir)?, command),
         Command::Service(command) => service(&DataDir::open(&cli.data_dir)?, command),
+        Command::SystemUrl { url, unset } => {
+            crate::lifecycle::system_url(&DataDir::open(&cli.data_dir)?, url.as_deref(), unset)
+        }
         Command::Secret(command) => secret(&DataDir::open(&cli.data_dir)?, command),
     }
 }
@@ -231,15 +263,25 @@ fn serve(
         let app =
             sceptic_server::App::new(dir.store.clone(), dir.digester.clone(), dir.path.clone())?;
         let local = listener.local_addr()?;
-        let base = base_url.unwrap_or_else(|| format!("http://{local}"));
+        // Each service's own base URL wins, then --base-url, then the stored
+        // system URL, then the address just bound.
+        let base = match base_url {
+            Some(url) => crate::lifecycle::validate_base_url(&url).context("--base-url")?,
+            None => match dir.store.system_url()? {
+                Some(url) => url,
+                None => format!("http://{local}"),
+            },
+        };
         let table = app.table();
         let mut aliases: Vec<_> = table.by_alias.keys().collect();
         aliases.sort();
         for alias in aliases {
+            let service = &table.by_alias[alias].service;
             println!(
-                "service {:?}: {}/scep/{alias}",
-                table.by_alias[alias].service.name,
-                base.trim_end_matches('/')
+                "service {:?}{}: {}/scep/{alias}",
+                service.name,
+                if service.enabled { "" } else { " (disabled)" },
+                service.base_url.as_deref().unwrap_or(&base)
             );
         }
         for (alias, reason) in &table.broken {
@@ -326,6 +368,11 @@ fn edit_from(service: &str, settings: &ServiceSettings) -> anyhow::Result<Servic
             )
         },
         issuer: settings.issuer.as_deref().map(plugin_spec).transpose()?,
+        base_url: match settings.base_url.as_deref() {
+            None => None,
+            Some("system") => Some(None),
+            Some(url) => Some(Some(crate::lifecycle::validate_base_url(url)?)),
+        },
         ..Default::default()
     })
 }
@@ -365,7 +412,7 @@ fn check_plugins(dir: &DataDir, service: &str, edit: &ServiceEdit) -> anyhow::Re
     Ok(())
 }
 
-fn describe_plugin(spec: &PluginSpec) -> String {
+pub fn describe_plugin(spec: &PluginSpec) -> String {
     let mut text = spec.plugin.clone();
     for (k, v) in &spec.config {
         text.push_str(&format!(",{k}={v}"));
@@ -420,17 +467,26 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
                 edit.issuer.clone().unwrap_or_else(datadir::default_issuer),
                 edit.approval.clone().flatten(),
             )?;
-            if edit.max_poll_count.is_some() || edit.min_poll_interval.is_some() {
-                let limits = ServiceEdit {
+            if edit.max_poll_count.is_some()
+                || edit.min_poll_interval.is_some()
+                || edit.base_url.is_some()
+            {
+                let rest = ServiceEdit {
                     max_poll_count: edit.max_poll_count,
                     min_poll_interval: edit.min_poll_interval,
+                    base_url: edit.base_url.clone(),
                     ..Default::default()
                 };
-                dir.store.edit_service(&name, &limits)?;
+                dir.store.edit_service(&name, &rest)?;
             }
-            println!("service {name:?} created at /scep/{alias}");
+            let (url, _) = crate::lifecycle::service_url(dir, &dir.service(&name)?)?;
+            println!("service {name:?} created: {url}");
             Ok(())
         }
+        ServiceCommand::Show { name } => crate::lifecycle::show(dir, &name),
+        ServiceCommand::Enable { name } => crate::lifecycle::set_enabled(dir, &name, true),
+        ServiceCommand::Disable { name } => crate::lifecycle::set_enabled(dir, &name, false),
+        ServiceCommand::Delete { name, yes } => crate::lifecycle::delete(dir, &name, yes),
         ServiceCommand::Edit { name, settings } => {
             let edit = edit_from(&name, &settings)?;
             if edit.client_ciphers.is_none()
@@ -439,6 +495,7 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
                 && edit.approval.is_none()
                 && edit.max_poll_count.is_none()
                 && edit.min_poll_interval.is_none()
+                && edit.base_url.is_none()
             {
                 bail!("nothing to change; see `sceptic service edit --help` for the settings");
             }

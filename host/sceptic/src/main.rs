@@ -6,6 +6,7 @@
 
 mod cli;
 mod datadir;
+mod lifecycle;
 mod operate;
 mod pki;
 

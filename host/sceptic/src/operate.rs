@@ -51,7 +51,7 @@ pub enum CertCommand {
 }
 
 /// Who the audit log says decided.
-fn actor() -> String {
+pub fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())

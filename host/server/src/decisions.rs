@@ -197,7 +197,7 @@ fn certificate_json(app: &App, c: &sceptic_store::IssuedCertificate, ca_id: i64)
 pub fn list_certificates(app: &App, service: Option<&str>) -> Result<Value> {
     let services = match service {
         Some(name) => vec![app.store.service(name)?],
-        None => app.store.services()?,
+        None => app.store.services_with_deleted()?,
     };
     let mut out = Vec::new();
     for s in services {
@@ -219,7 +219,7 @@ fn find_certificate(
         .trim_start_matches("0x")
         .to_ascii_lowercase()
         .replace(':', "");
-    for s in app.store.services()? {
+    for s in app.store.services_with_deleted()? {
         if let Some(c) = app.store.certificate_by_serial(s.ca_id, &serial)?
             && c.service_id == s.id
         {

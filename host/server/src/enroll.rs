@@ -24,8 +24,12 @@ use crate::runtime::ServiceRuntime;
 use crate::{held, retrieve};
 
 pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origin) -> PkiReply {
+    let disabled = (!rt.service.enabled).then(|| crate::routes::disabled_reason(rt));
     let message = match sceptic_proto::decode_pki_message(body) {
         Ok(message) => message,
+        Err(DecodeError::Malformed(_)) if disabled.is_some() => {
+            return PkiReply::Unavailable(disabled.unwrap_or_default());
+        }
         Err(DecodeError::Malformed(reason)) => {
             tracing::info!(service = %rt.name, client = %origin.client_address, "malformed PKIOperation: {reason}");
             return PkiReply::BadRequest(format!("malformed SCEP message: {reason}"));
@@ -36,10 +40,25 @@ pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origi
             rejection,
         }) => {
             let facts = Facts::unverified(transaction_id, sender_nonce, origin);
+            let rejection = match disabled {
+                Some(reason) => Rejection::new(FailInfo::BadRequest, reason),
+                None => rejection,
+            };
             return reply::refuse_unverified(rt, &facts, rejection);
         }
     };
     let mut facts = Facts::from_message(&message, origin);
+    // Refused before decryption and before any plugin runs: nothing is issued and
+    // no secret is consumed while a service is disabled.
+    if let Some(reason) = disabled {
+        return reply::refuse(
+            app,
+            rt,
+            &facts,
+            Rejection::new(FailInfo::BadRequest, reason),
+            HOST,
+        );
+    }
     let outcome = open(rt, &message, &mut facts).and_then(|opened| match message.message_type {
         MessageType::PkcsReq | MessageType::RenewalReq => {
             enroll(app, rt, &message, &facts, &opened)

@@ -16,6 +16,8 @@ pub enum PkiReply {
     CertRep(Vec<u8>),
     /// Not a usable SCEP message: HTTP 400 with this reason.
     BadRequest(String),
+    /// The service cannot answer in kind (it is disabled): HTTP 503 with this reason.
+    Unavailable(String),
 }
 
 /// The HTTP facts a policy may use.

@@ -11,6 +11,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::enroll::pki_operation;
 use crate::reply::{Origin, PkiReply};
+use crate::runtime::ServiceRuntime;
 use crate::{App, MAX_BODY_BYTES, client_address};
 
 pub(crate) type Reply = Response<Full<Bytes>>;
@@ -80,14 +81,13 @@ pub async fn route(
             format!("no SCEP service with alias {alias:?}"),
         ));
     };
-    if !rt.service.enabled {
-        return Ok(text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("service {:?} is disabled", rt.service.name),
-        ));
-    }
     let query = req.uri().query().unwrap_or_default().to_owned();
     let operation = query_param(&query, "operation").unwrap_or_default();
+    // A disabled service refuses everything. A PKIOperation that names its
+    // transaction is refused in kind, with a signed FAILURE (see `enroll`).
+    if !rt.service.enabled && operation != "PKIOperation" {
+        return Ok(text(StatusCode::SERVICE_UNAVAILABLE, disabled_reason(&rt)));
+    }
     let method = req.method().clone();
     if method != Method::GET && method != Method::POST {
         return Ok(text(
@@ -156,6 +156,7 @@ pub async fn route(
                     reply(StatusCode::OK, "application/x-pki-message", der)
                 }
                 Ok(PkiReply::BadRequest(reason)) => text(StatusCode::BAD_REQUEST, reason),
+                Ok(PkiReply::Unavailable(reason)) => text(StatusCode::SERVICE_UNAVAILABLE, reason),
                 Err(e) => {
                     // A panic in the pipeline is a bug; the client still gets an
                     // answer that says so, and the server keeps serving.
@@ -269,5 +270,13 @@ fn health(app: &App) -> Reply {
             broken.join("\n"),
             table.generation
         ),
+    )
+}
+
+/// What every refusal of a disabled service says.
+pub fn disabled_reason(rt: &ServiceRuntime) -> String {
+    format!(
+        "SCEP service {:?} is disabled; an operator can enable it with `sceptic service enable {}`",
+        rt.service.name, rt.service.name
     )
 }

@@ -11,6 +11,7 @@
 
 mod audit;
 mod issuance;
+mod lifecycle;
 mod requests;
 mod revocation;
 mod schema;
@@ -25,6 +26,7 @@ use rusqlite::Connection;
 
 pub use audit::AuditEvent;
 pub use issuance::{Issuance, IssueConflict, IssuedCertificate, Outcome, TransactionRecord};
+pub use lifecycle::DeletedService;
 pub use requests::{HeldRequest, NewHeldRequest, RequestStatus};
 pub use revocation::{Revoked, StoredCrl};
 pub use secrets::{

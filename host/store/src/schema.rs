@@ -139,4 +139,15 @@ CREATE TABLE admin_tokens (
     created_at INTEGER NOT NULL
 );
 "#,
+    // 3: service identity (issue 3): a per-service base URL, deletion that keeps the
+    // certificates a service issued (so they stay listable and revocable), and
+    // server-wide settings such as the system URL.
+    r#"
+ALTER TABLE services ADD COLUMN base_url TEXT;
+ALTER TABLE services ADD COLUMN deleted_at INTEGER;
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
 ];

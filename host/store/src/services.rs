@@ -62,6 +62,9 @@ pub struct Service {
     pub max_poll_count: i64,
     /// Seconds a client must wait between polls; 0 for no minimum.
     pub min_poll_interval: i64,
+    /// The URL clients reach this service under, without `/scep/ALIAS`. `None`:
+    /// the server's system URL.
+    pub base_url: Option<String>,
     /// Bumped on every change, so a running server knows what to reload.
     pub generation: i64,
 }
@@ -88,6 +91,8 @@ pub struct ServiceEdit {
     pub approval: Option<Option<PluginSpec>>,
     pub max_poll_count: Option<i64>,
     pub min_poll_interval: Option<i64>,
+    /// `Some(None)` goes back to the server's system URL.
+    pub base_url: Option<Option<String>>,
 }
 
 fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
@@ -118,6 +123,7 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
             .map_err(|e| json_err(9, e))?,
         max_poll_count: row.get(10)?,
         min_poll_interval: row.get(11)?,
+        base_url: row.get(12)?,
     })
 }
 
@@ -134,7 +140,7 @@ fn ca_from_row(r: &Row<'_>) -> rusqlite::Result<Ca> {
 
 const SERVICE_COLUMNS: &str =
     "id, name, alias, enabled, ca_id, client_ciphers, policies, issuer, generation,
-    approval, max_poll_count, min_poll_interval";
+    approval, max_poll_count, min_poll_interval, base_url";
 
 impl Store {
     pub fn add_ca(&self, name: &str, certificate: &[u8], key_file: &str) -> Result<i64> {
@@ -215,7 +221,7 @@ impl Store {
     pub fn services(&self) -> Result<Vec<Service>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(&format!(
-            "SELECT {SERVICE_COLUMNS} FROM services ORDER BY name"
+            "SELECT {SERVICE_COLUMNS} FROM services WHERE deleted_at IS NULL ORDER BY name"
         ))?;
         let rows = stmt.query_map([], service_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -224,12 +230,25 @@ impl Store {
     pub fn service(&self, name: &str) -> Result<Service> {
         let conn = self.conn()?;
         conn.query_row(
-            &format!("SELECT {SERVICE_COLUMNS} FROM services WHERE name = ?1"),
+            &format!(
+                "SELECT {SERVICE_COLUMNS} FROM services WHERE name = ?1 AND deleted_at IS NULL"
+            ),
             [name],
             service_from_row,
         )
         .optional()?
         .ok_or_else(|| StoreError::UnknownService(name.to_owned()))
+    }
+
+    /// Every service, deleted ones included (under their tombstone names): the
+    /// certificates a deleted service issued stay listable and revocable.
+    pub fn services_with_deleted(&self) -> Result<Vec<Service>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SERVICE_COLUMNS} FROM services ORDER BY name"
+        ))?;
+        let rows = stmt.query_map([], service_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The sum of every service's generation plus their count: changes whenever any
@@ -248,7 +267,9 @@ impl Store {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut service = tx
             .query_row(
-                &format!("SELECT {SERVICE_COLUMNS} FROM services WHERE name = ?1"),
+                &format!(
+                    "SELECT {SERVICE_COLUMNS} FROM services WHERE name = ?1 AND deleted_at IS NULL"
+                ),
                 [name],
                 service_from_row,
             )
@@ -287,9 +308,16 @@ impl Store {
             service.min_poll_interval = min;
             changes.push(format!("min-poll-interval={min}"));
         }
+        if let Some(base_url) = &edit.base_url {
+            service.base_url = base_url.clone();
+            changes.push(format!(
+                "base-url={}",
+                base_url.as_deref().unwrap_or("(system URL)")
+            ));
+        }
         tx.execute(
             "UPDATE services SET enabled = ?2, client_ciphers = ?3, policies = ?4, issuer = ?5,
-                    approval = ?6, max_poll_count = ?7, min_poll_interval = ?8,
+                    approval = ?6, max_poll_count = ?7, min_poll_interval = ?8, base_url = ?10,
                     generation = generation + 1, updated_at = ?9 WHERE id = ?1",
             params![
                 service.id,
@@ -304,7 +332,8 @@ impl Store {
                     .transpose()?,
                 service.max_poll_count,
                 service.min_poll_interval,
-                now()
+                now(),
+                service.base_url
             ],
         )?;
         service.generation += 1;
