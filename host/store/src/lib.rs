@@ -9,7 +9,9 @@
 //! so a failed issuance leaves the secret unused and two concurrent uses of a
 //! single-use secret yield one certificate.
 
+mod algorithms;
 mod audit;
+mod enforcement;
 mod issuance;
 mod lifecycle;
 mod requests;
@@ -17,6 +19,7 @@ mod revocation;
 mod schema;
 mod secrets;
 mod services;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,7 +27,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
+pub use algorithms::{
+    ALL_CLIENT_DIGESTS, Algorithms, AlgorithmsEdit, DEFAULT_CLIENT_DIGESTS, KEK_CIPHERS,
+    REPLY_CIPHERS, REPLY_DIGESTS,
+};
 pub use audit::AuditEvent;
+pub use trust::TrustedCertificate;
+pub use enforcement::{Enforcement, EnforcementEdit};
 pub use issuance::{Issuance, IssueConflict, IssuedCertificate, Outcome, TransactionRecord};
 pub use lifecycle::DeletedService;
 pub use requests::{HeldRequest, NewHeldRequest, RequestStatus};
@@ -67,6 +76,9 @@ pub enum StoreError {
     UnknownService(String),
     #[error("{0}")]
     Conflict(String),
+    /// A setting's value is not one it takes; the text names the setting.
+    #[error("{0}")]
+    Invalid(String),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("stored JSON is invalid: {0}")]

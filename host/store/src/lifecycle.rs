@@ -49,6 +49,10 @@ impl Store {
         };
         tx.execute("DELETE FROM ra_keys WHERE service_id = ?1", [id])?;
         let secrets_deleted = tx.execute("DELETE FROM secrets WHERE service_id = ?1", [id])?;
+        tx.execute(
+            "DELETE FROM trusted_certificates WHERE service_id = ?1",
+            [id],
+        )?;
         let at = now();
         let requests_closed = tx.execute(
             "UPDATE requests SET status = 'rejected', decided_by = ?2, decided_at = ?3,

@@ -150,4 +150,27 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 );
 "#,
+    // 4: enforcement flags and algorithm lists, one JSON object each per service
+    // (a new flag or list needs no migration; '{}' reads as the defaults).
+    r#"
+ALTER TABLE services ADD COLUMN enforcement TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE services ADD COLUMN algorithms TEXT NOT NULL DEFAULT '{}';
+"#,
+    // 5: trusted certificates per service (trusted-cert-policy's "trusted" anchors).
+    r#"
+CREATE TABLE trusted_certificates (
+    id INTEGER PRIMARY KEY,
+    service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    subject TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    der BLOB NOT NULL,
+    added_at INTEGER NOT NULL,
+    added_by TEXT NOT NULL,
+    UNIQUE (service_id, sha256)
+);
+"#,
 ];

@@ -65,6 +65,8 @@ pub struct Service {
     /// The URL clients reach this service under, without `/scep/ALIAS`. `None`:
     /// the server's system URL.
     pub base_url: Option<String>,
+    pub enforcement: crate::Enforcement,
+    pub algorithms: crate::Algorithms,
     /// Bumped on every change, so a running server knows what to reload.
     pub generation: i64,
 }
@@ -93,6 +95,9 @@ pub struct ServiceEdit {
     pub min_poll_interval: Option<i64>,
     /// `Some(None)` goes back to the server's system URL.
     pub base_url: Option<Option<String>>,
+    pub enforcement: crate::EnforcementEdit,
+    /// Must be [`crate::AlgorithmsEdit::validated`] first.
+    pub algorithms: crate::AlgorithmsEdit,
 }
 
 fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
@@ -124,6 +129,10 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
         max_poll_count: row.get(10)?,
         min_poll_interval: row.get(11)?,
         base_url: row.get(12)?,
+        enforcement: serde_json::from_str(&row.get::<_, String>(13)?)
+            .map_err(|e| json_err(13, e))?,
+        algorithms: serde_json::from_str(&row.get::<_, String>(14)?)
+            .map_err(|e| json_err(14, e))?,
     })
 }
 
@@ -140,7 +149,7 @@ fn ca_from_row(r: &Row<'_>) -> rusqlite::Result<Ca> {
 
 const SERVICE_COLUMNS: &str =
     "id, name, alias, enabled, ca_id, client_ciphers, policies, issuer, generation,
-    approval, max_poll_count, min_poll_interval, base_url";
+    approval, max_poll_count, min_poll_interval, base_url, enforcement, algorithms";
 
 impl Store {
     pub fn add_ca(&self, name: &str, certificate: &[u8], key_file: &str) -> Result<i64> {
@@ -315,9 +324,16 @@ impl Store {
                 base_url.as_deref().unwrap_or("(system URL)")
             ));
         }
+        changes.extend(edit.enforcement.apply(&mut service.enforcement));
+        let algorithms = edit
+            .algorithms
+            .validated()
+            .map_err(StoreError::Invalid)?;
+        changes.extend(algorithms.apply(&mut service.algorithms));
         tx.execute(
             "UPDATE services SET enabled = ?2, client_ciphers = ?3, policies = ?4, issuer = ?5,
                     approval = ?6, max_poll_count = ?7, min_poll_interval = ?8, base_url = ?10,
+                    enforcement = ?11, algorithms = ?12,
                     generation = generation + 1, updated_at = ?9 WHERE id = ?1",
             params![
                 service.id,
@@ -333,7 +349,9 @@ impl Store {
                 service.max_poll_count,
                 service.min_poll_interval,
                 now(),
-                service.base_url
+                service.base_url,
+                serde_json::to_string(&service.enforcement)?,
+                serde_json::to_string(&service.algorithms)?
             ],
         )?;
         service.generation += 1;
