@@ -173,4 +173,28 @@ CREATE TABLE trusted_certificates (
     UNIQUE (service_id, sha256)
 );
 "#,
+    // 6: teams and users (every service belongs to a team; team-scoped API tokens),
+    // the service's RA settings and "additional certificate information".
+    r#"
+CREATE TABLE teams (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    team_id INTEGER NOT NULL REFERENCES teams(id),
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (team_id, name)
+);
+ALTER TABLE admin_tokens ADD COLUMN team_id INTEGER REFERENCES teams(id);
+ALTER TABLE services ADD COLUMN team_id INTEGER REFERENCES teams(id);
+ALTER TABLE services ADD COLUMN user_id INTEGER REFERENCES users(id);
+ALTER TABLE services ADD COLUMN certificate_info TEXT NOT NULL DEFAULT '';
+ALTER TABLE services ADD COLUMN ra_settings TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE certificates ADD COLUMN team_id INTEGER;
+ALTER TABLE certificates ADD COLUMN user_id INTEGER;
+ALTER TABLE certificates ADD COLUMN info TEXT NOT NULL DEFAULT '';
+"#,
 ];
