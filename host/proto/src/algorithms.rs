@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::block_padding::{NoPadding, Padding, Pkcs7};
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use der::asn1::ObjectIdentifier;
 use sceptic_keys::{OaepHash, SignatureDigest};
@@ -172,46 +172,99 @@ impl ContentCipher {
         iv
     }
 
+    /// The cipher actually used for a reply: single DES is answered with 3DES
+    /// (CLIENTS.md), both as content cipher and as password KEK cipher.
+    pub(crate) fn without_single_des(self) -> Self {
+        match self {
+            Self::Des => Self::Des3,
+            other => other,
+        }
+    }
+
     /// CBC encryption with PKCS#7 padding. Key and IV lengths are the caller's
     /// responsibility (they come from `random_key`/`random_iv`).
     pub(crate) fn encrypt(self, key: &[u8], iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, ()> {
-        fn run<C: BlockModeEncrypt + KeyIvInit>(
+        self.cbc_encrypt::<Pkcs7>(key, iv, plaintext)
+    }
+
+    /// CBC decryption and PKCS#7 unpadding. The error carries nothing: see
+    /// `message::open_envelope` for why every failure here must look the same.
+    pub(crate) fn decrypt(self, key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, ()> {
+        self.cbc_decrypt::<Pkcs7>(key, iv, ciphertext)
+    }
+
+    /// CBC encryption without padding, for the RFC 3211 key wrap (which pads the key
+    /// itself). Fails if `blocks` is not a whole number of blocks.
+    pub(crate) fn encrypt_unpadded(
+        self,
+        key: &[u8],
+        iv: &[u8],
+        blocks: &[u8],
+    ) -> Result<Vec<u8>, ()> {
+        // The cbc crate panics on a partial block with NoPadding: refuse it first.
+        if !blocks.len().is_multiple_of(self.block_len()) {
+            return Err(());
+        }
+        self.cbc_encrypt::<NoPadding>(key, iv, blocks)
+    }
+
+    /// CBC decryption without unpadding (RFC 3211 key unwrap). Fails if `blocks` is
+    /// not a whole number of blocks.
+    pub(crate) fn decrypt_unpadded(
+        self,
+        key: &[u8],
+        iv: &[u8],
+        blocks: &[u8],
+    ) -> Result<Vec<u8>, ()> {
+        self.cbc_decrypt::<NoPadding>(key, iv, blocks)
+    }
+
+    fn cbc_encrypt<P: Padding>(
+        self,
+        key: &[u8],
+        iv: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, ()> {
+        fn run<C: BlockModeEncrypt + KeyIvInit, P: Padding>(
             key: &[u8],
             iv: &[u8],
             pt: &[u8],
         ) -> Result<Vec<u8>, ()> {
             Ok(C::new_from_slices(key, iv)
                 .map_err(|_| ())?
-                .encrypt_padded_vec::<Pkcs7>(pt))
+                .encrypt_padded_vec::<P>(pt))
         }
         match self {
-            Self::Des => run::<cbc::Encryptor<des::Des>>(key, iv, plaintext),
-            Self::Des3 => run::<cbc::Encryptor<des::TdesEde3>>(key, iv, plaintext),
-            Self::Aes128 => run::<cbc::Encryptor<aes::Aes128>>(key, iv, plaintext),
-            Self::Aes192 => run::<cbc::Encryptor<aes::Aes192>>(key, iv, plaintext),
-            Self::Aes256 => run::<cbc::Encryptor<aes::Aes256>>(key, iv, plaintext),
+            Self::Des => run::<cbc::Encryptor<des::Des>, P>(key, iv, plaintext),
+            Self::Des3 => run::<cbc::Encryptor<des::TdesEde3>, P>(key, iv, plaintext),
+            Self::Aes128 => run::<cbc::Encryptor<aes::Aes128>, P>(key, iv, plaintext),
+            Self::Aes192 => run::<cbc::Encryptor<aes::Aes192>, P>(key, iv, plaintext),
+            Self::Aes256 => run::<cbc::Encryptor<aes::Aes256>, P>(key, iv, plaintext),
         }
     }
 
-    /// CBC decryption and PKCS#7 unpadding. The error carries nothing: see
-    /// `message::open_envelope` for why every failure here must look the same.
-    pub(crate) fn decrypt(self, key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, ()> {
-        fn run<C: BlockModeDecrypt + KeyIvInit>(
+    fn cbc_decrypt<P: Padding>(
+        self,
+        key: &[u8],
+        iv: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, ()> {
+        fn run<C: BlockModeDecrypt + KeyIvInit, P: Padding>(
             key: &[u8],
             iv: &[u8],
             ct: &[u8],
         ) -> Result<Vec<u8>, ()> {
             C::new_from_slices(key, iv)
                 .map_err(|_| ())?
-                .decrypt_padded_vec::<Pkcs7>(ct)
+                .decrypt_padded_vec::<P>(ct)
                 .map_err(|_| ())
         }
         match self {
-            Self::Des => run::<cbc::Decryptor<des::Des>>(key, iv, ciphertext),
-            Self::Des3 => run::<cbc::Decryptor<des::TdesEde3>>(key, iv, ciphertext),
-            Self::Aes128 => run::<cbc::Decryptor<aes::Aes128>>(key, iv, ciphertext),
-            Self::Aes192 => run::<cbc::Decryptor<aes::Aes192>>(key, iv, ciphertext),
-            Self::Aes256 => run::<cbc::Decryptor<aes::Aes256>>(key, iv, ciphertext),
+            Self::Des => run::<cbc::Decryptor<des::Des>, P>(key, iv, ciphertext),
+            Self::Des3 => run::<cbc::Decryptor<des::TdesEde3>, P>(key, iv, ciphertext),
+            Self::Aes128 => run::<cbc::Decryptor<aes::Aes128>, P>(key, iv, ciphertext),
+            Self::Aes192 => run::<cbc::Decryptor<aes::Aes192>, P>(key, iv, ciphertext),
+            Self::Aes256 => run::<cbc::Decryptor<aes::Aes256>, P>(key, iv, ciphertext),
         }
     }
 }

@@ -83,7 +83,29 @@ pub fn describe_certificate(der: &[u8]) -> Result<CertificateInfo, Rejection> {
     })
 }
 
+/// Whether `issuer_der` issued `certificate_der` (RFC 5280 §6.1.3 (a)(1) and
+/// (a)(4)): the certificate names the issuer's subject as its issuer, byte for
+/// byte, and its signature verifies with the issuer's public key. Validity and
+/// revocation are the caller's checks. The error says which part failed.
+pub fn issued_by(certificate_der: &[u8], issuer_der: &[u8]) -> Result<(), String> {
+    let cert = certfields::parse(certificate_der).map_err(|e| format!("the certificate: {e}"))?;
+    let issuer = certfields::parse(issuer_der).map_err(|e| format!("the issuer: {e}"))?;
+    if cert.issuer.raw != issuer.subject.raw {
+        return Err("its issuer name is not the anchor's subject".into());
+    }
+    if signed_by(&cert, issuer.spki.raw) {
+        Ok(())
+    } else {
+        Err("its signature does not verify with the anchor's key".into())
+    }
+}
+
 fn signed_by_own_key(fields: &certfields::CertFields<'_>) -> bool {
+    signed_by(fields, fields.spki.raw)
+}
+
+/// An RSA PKCS#1 v1.5 signature of the TBSCertificate by the key `spki_der`.
+fn signed_by(fields: &certfields::CertFields<'_>, spki_der: &[u8]) -> bool {
     let Ok(algorithm) = tlv::algorithm_id(fields.signature_algorithm, "signatureAlgorithm") else {
         return false;
     };
@@ -91,7 +113,7 @@ fn signed_by_own_key(fields: &certfields::CertFields<'_>) -> bool {
         return false;
     };
     let (Ok(key), Some(signature)) = (
-        verify::rsa_public_key(fields.spki.raw),
+        verify::rsa_public_key(spki_der),
         verify::signature_bits(fields.signature.value),
     ) else {
         return false;

@@ -1,12 +1,14 @@
 //! Building the CertRep answer (RFC 8894 §3.3.2).
 
+use std::fmt;
+
 use sceptic_keys::{RsaKey, SignatureDigest};
 
 use crate::algorithms::{ContentCipher, DigestAlg, KeyTransport};
 use crate::signed_data::{self, AttributeOrder, Signer};
 use crate::status::{FailInfo, MessageType, PkiStatus};
 use crate::tlv::{self, tag};
-use crate::{degenerate, envelope, oids};
+use crate::{degenerate, envelope, oids, password};
 
 /// Length of the fresh senderNonce (RFC 8894 §3.2.1.5: a 16-byte random number).
 pub const SENDER_NONCE_BYTES: usize = 16;
@@ -18,9 +20,8 @@ pub enum Outcome {
     /// CertPoll, and to GetCert with the requested certificate (Table 6).
     Success {
         issued_certificate_der: Vec<u8>,
-        /// The requester's signer certificate: the envelope is encrypted to its key
-        /// and names it by issuer and serial number.
-        recipient_certificate_der: Vec<u8>,
+        /// Whom the pkcsPKIEnvelope is encrypted to.
+        recipient: ReplyRecipient,
         /// The request's cipher; single DES is answered with 3DES (CLIENTS.md).
         cipher: ContentCipher,
     },
@@ -28,8 +29,8 @@ pub enum Outcome {
     /// SignedData holds the CRL in its `crls` field and has no certificates.
     Crl {
         crl_der: Vec<u8>,
-        /// As for [`Outcome::Success`]: the GetCRL signer's certificate.
-        recipient_certificate_der: Vec<u8>,
+        /// As for [`Outcome::Success`] (for a certificate: the GetCRL signer's).
+        recipient: ReplyRecipient,
         cipher: ContentCipher,
     },
     /// Refused (§3.3.2.2), with an optional failInfoText for the person at the client.
@@ -39,6 +40,40 @@ pub enum Outcome {
     },
     /// Waiting for manual approval (§3.3.2.3).
     Pending,
+}
+
+/// Whom the pkcsPKIEnvelope of a SUCCESS is encrypted to (RFC 8894 §3.1).
+#[derive(Clone, PartialEq, Eq)]
+pub enum ReplyRecipient {
+    /// The requester's signer certificate (DER): the envelope is encrypted to its RSA
+    /// key (KeyTransRecipientInfo, RSAES-PKCS1-v1_5) and names it by issuer and serial
+    /// number.
+    Certificate(Vec<u8>),
+    /// The shared secret, for a requester whose certificate does not allow
+    /// keyEncipherment: a PasswordRecipientInfo (RFC 5652 §6.2.4) with a PBKDF2 KEK
+    /// and the RFC 3211 key wrap under `kek` (single DES is written as 3DES).
+    Password {
+        /// The challengePassword's bytes (UTF-8), never empty. Not shown by `Debug`.
+        password: Vec<u8>,
+        kek: ContentCipher,
+    },
+}
+
+impl fmt::Debug for ReplyRecipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Certificate(der) => f
+                .debug_tuple("Certificate")
+                .field(&format_args!("{} bytes", der.len()))
+                .finish(),
+            // The password is a secret that authorises enrolment: it must not reach a log.
+            Self::Password { kek, .. } => f
+                .debug_struct("Password")
+                .field("password", &format_args!("<redacted>"))
+                .field("kek", kek)
+                .finish(),
+        }
+    }
 }
 
 /// A CertRep to build.
@@ -77,20 +112,20 @@ pub fn build_cert_rep(
     let (status, content) = match &rep.outcome {
         Outcome::Success {
             issued_certificate_der,
-            recipient_certificate_der,
+            recipient,
             cipher,
         } => {
             let degenerate = certs_only(std::slice::from_ref(issued_certificate_der));
-            let envelope = seal(&degenerate, recipient_certificate_der, *cipher)?;
+            let envelope = seal(&degenerate, recipient, *cipher)?;
             (PkiStatus::Success, envelope)
         }
         Outcome::Crl {
             crl_der,
-            recipient_certificate_der,
+            recipient,
             cipher,
         } => {
             let degenerate = crls_only(std::slice::from_ref(crl_der));
-            let envelope = seal(&degenerate, recipient_certificate_der, *cipher)?;
+            let envelope = seal(&degenerate, recipient, *cipher)?;
             (PkiStatus::Success, envelope)
         }
         Outcome::Failure { .. } => (PkiStatus::Failure, Vec::new()),
@@ -143,22 +178,22 @@ pub fn build_cert_rep(
 }
 
 /// The pkcsPKIEnvelope of a SUCCESS (§3.2.2), encrypted to the requester's signer
-/// certificate. Single DES is answered with 3DES (CLIENTS.md).
+/// certificate or to the shared secret (§3.1). Single DES is answered with 3DES
+/// (CLIENTS.md).
 fn seal(
     degenerate: &[u8],
-    recipient_certificate_der: &[u8],
+    recipient: &ReplyRecipient,
     cipher: ContentCipher,
 ) -> Result<Vec<u8>, BuildError> {
-    let cipher = match cipher {
-        ContentCipher::Des => ContentCipher::Des3,
-        other => other,
-    };
-    envelope::seal(
-        degenerate,
-        recipient_certificate_der,
-        cipher,
-        KeyTransport::Pkcs1v15,
-    )
+    let cipher = cipher.without_single_des();
+    match recipient {
+        ReplyRecipient::Certificate(certificate_der) => {
+            envelope::seal(degenerate, certificate_der, cipher, KeyTransport::Pkcs1v15)
+        }
+        ReplyRecipient::Password { password, kek } => {
+            password::seal_to_password(degenerate, password, cipher, *kek)
+        }
+    }
     .map_err(BuildError::Envelope)
 }
 

@@ -22,7 +22,7 @@ use crate::message::{PkiMessage, decode_pki_message};
 use crate::signed_data::{self, AttributeOrder, Signer};
 use crate::status::{MessageType, PkiStatus};
 use crate::tlv::{self, Tlv, tag};
-use crate::{ber, certfields, degenerate, envelope, oids};
+use crate::{ber, certfields, degenerate, envelope, oids, password};
 
 /// A SCEP client's identity: its key and the certificate it signs requests with.
 pub struct Requester {
@@ -317,6 +317,30 @@ pub struct Reply {
 /// decrypts the envelope with the requester's key and lists the certificates and
 /// CRLs inside.
 pub fn read_cert_rep(bytes: &[u8], requester: &Requester) -> Result<Reply, String> {
+    read(bytes, &|envelope| open_as_requester(envelope, requester))
+}
+
+/// [`read_cert_rep`] for a SUCCESS whose envelope is encrypted to the shared secret
+/// (a PasswordRecipientInfo, RFC 8894 §3.1): `password` is the challengePassword the
+/// request carried.
+pub fn read_cert_rep_with_password(bytes: &[u8], password: &[u8]) -> Result<Reply, String> {
+    read(bytes, &|envelope| open_with_password(envelope, password))
+}
+
+/// Decrypts a pkcsPKIEnvelope (BER or DER) through its PasswordRecipientInfo (RFC 5652
+/// §6.2.4): PBKDF2 from `password`, then the RFC 3211 §2.3.2 unwrap with its check
+/// bytes. Returns the content and its cipher; a wrong password is an `Err`.
+pub fn open_with_password(
+    envelope_bytes: &[u8],
+    password: &[u8],
+) -> Result<(Vec<u8>, ContentCipher), String> {
+    let der = ber::normalize(envelope_bytes).map_err(|e| e.to_string())?;
+    password::open(&envelope::parse(&der)?, password)
+}
+
+type Opener<'a> = dyn Fn(&[u8]) -> Result<(Vec<u8>, ContentCipher), String> + 'a;
+
+fn read(bytes: &[u8], open: &Opener<'_>) -> Result<Reply, String> {
     let message = decode_pki_message(bytes).map_err(|e| e.to_string())?;
     if message.message_type != MessageType::CertRep {
         return Err(format!("expected a CertRep, got {}", message.message_type));
@@ -334,7 +358,7 @@ pub fn read_cert_rep(bytes: &[u8], requester: &Requester) -> Result<Reply, Strin
             .as_deref()
             .filter(|c| !c.is_empty())
             .ok_or("a SUCCESS CertRep without a pkcsPKIEnvelope")?;
-        let (plaintext, cipher) = open_as_requester(content, requester)?;
+        let (plaintext, cipher) = open(content)?;
         let degenerate = ber::normalize(&plaintext).map_err(|e| e.to_string())?;
         let carried = degenerate::carried(&degenerate)?;
         reply.issued_certificates = carried.certificates;
@@ -351,11 +375,13 @@ fn open_as_requester(
     let der = ber::normalize(envelope_bytes).map_err(|e| e.to_string())?;
     let parsed = envelope::parse(&der)?;
     let own = certfields::parse(&requester.certificate_der)?;
-    let recipient = parsed
-        .recipients
-        .iter()
-        .find(|r| r.rid.names(&own))
-        .ok_or("the reply is not encrypted to the requester's certificate")?;
+    let recipient = parsed.recipients.iter().find(|r| r.rid.names(&own)).ok_or(
+        if parsed.passwords.is_empty() {
+            "the reply is not encrypted to the requester's certificate"
+        } else {
+            "the reply is encrypted to a password, not to the requester's certificate"
+        },
+    )?;
     let cipher = parsed
         .cipher
         .clone()

@@ -1,6 +1,8 @@
 //! The pkcsPKIEnvelope (RFC 8894 §3.2.2): a CMS EnvelopedData (RFC 5652 §6) with
-//! KeyTransRecipientInfos. Parsing here is structural only; choosing a recipient and
-//! unwrapping the key is the caller's (server and client use different keys).
+//! KeyTransRecipientInfos, or for a reply to a key that may not encrypt, a
+//! PasswordRecipientInfo (RFC 8894 §3.1; see [`crate::password`]). Parsing here is
+//! structural only; choosing a recipient and unwrapping the key is the caller's (server
+//! and client use different keys).
 
 use sceptic_keys::OaepHash;
 
@@ -20,6 +22,10 @@ pub struct KeyTrans<'a> {
 /// An EnvelopedData taken apart.
 pub struct Envelope<'a> {
     pub recipients: Vec<KeyTrans<'a>>,
+    /// The PasswordRecipientInfos (`[3] pwri`, RFC 5652 §6.2.4), raw: they are only
+    /// read by whoever holds the password ([`crate::password::open`]), so a malformed
+    /// one never makes a request that also has a usable KeyTransRecipientInfo fail.
+    pub passwords: Vec<Tlv<'a>>,
     /// The content cipher, or the unknown OID's dotted form.
     pub cipher: Result<ContentCipher, String>,
     pub iv: Option<&'a [u8]>,
@@ -52,13 +58,17 @@ pub fn parse(der: &[u8]) -> Result<Envelope<'_>, String> {
     // unprotectedAttrs [1], if any, are ignored.
 
     let mut recipients = Vec::new();
+    let mut passwords = Vec::new();
     let mut ri = recipient_infos.children();
     while !ri.is_empty() {
         let info = ri.next("RecipientInfo")?;
-        // Only KeyTransRecipientInfo (a bare SEQUENCE) is used by SCEP with RSA;
-        // the other choices are [1]..[4] and are skipped.
+        // KeyTransRecipientInfo (a bare SEQUENCE) is what SCEP uses with RSA, and
+        // PasswordRecipientInfo ([3]) what it uses for keys that cannot encrypt
+        // (RFC 8894 §3.1). The other choices ([1] kari, [2] kekri, [4] ori) are skipped.
         if info.tag == tag::SEQUENCE {
             recipients.push(key_trans(info)?);
+        } else if info.tag == tag::context_constructed(3) {
+            passwords.push(info);
         }
     }
 
@@ -84,6 +94,7 @@ pub fn parse(der: &[u8]) -> Result<Envelope<'_>, String> {
     c.finish("EncryptedContentInfo")?;
     Ok(Envelope {
         recipients,
+        passwords,
         cipher,
         iv,
         ciphertext,
@@ -249,19 +260,34 @@ pub fn seal(
         &key_transport_algorithm(transport),
         &tlv::octet_string(&encrypted_key),
     ]);
+    // Version 0: no originatorInfo, only v0 KeyTransRecipientInfos (RFC 5652 §6.1).
+    Ok(assemble(0, recipient, cipher, &iv, &ciphertext))
+}
+
+/// A DER ContentInfo holding an EnvelopedData with one (encoded) RecipientInfo, whose
+/// content of type id-data was encrypted with `cipher` and `iv` into `ciphertext`.
+/// `version` is the EnvelopedData's CMSVersion, which depends on the recipient kind
+/// (RFC 5652 §6.1).
+pub(crate) fn assemble(
+    version: u8,
+    recipient: Vec<u8>,
+    cipher: ContentCipher,
+    iv: &[u8],
+    ciphertext: &[u8],
+) -> Vec<u8> {
     let encrypted_content_info = tlv::sequence(&[
         &tlv::oid(&oids::DATA),
-        &tlv::algorithm(&cipher.oid(), Some(&tlv::octet_string(&iv))),
+        &tlv::algorithm(&cipher.oid(), Some(&tlv::octet_string(iv))),
         // Primitive [0]: DER. PyScep (asn1crypto) refuses the constructed form.
-        &tlv::encode(tag::context(0), &ciphertext),
+        &tlv::encode(tag::context(0), ciphertext),
     ]);
     let enveloped = tlv::sequence(&[
-        &tlv::small_integer(0), // version 0: no originatorInfo, only v0 recipients
+        &tlv::small_integer(version),
         &tlv::set_of(vec![recipient]),
         &encrypted_content_info,
     ]);
-    Ok(tlv::sequence(&[
+    tlv::sequence(&[
         &tlv::oid(&oids::ENVELOPED_DATA),
         &tlv::constructed(tag::context_constructed(0), &[&enveloped]),
-    ]))
+    ])
 }

@@ -1,7 +1,9 @@
 //! SCEP messages (RFC 8894) as bytes in and bytes out: this crate owns the wire format
 //! and nothing else. It turns what a client sent (BER or DER, GET or POST encoding) into a
 //! verified [`PkiMessage`], opens the request's envelope with the RA key, reads the PKCS#10
-//! request inside, and builds the signed `CertRep` answer. It does no I/O, keeps no state
+//! request inside, and builds the signed `CertRep` answer, whose envelope is encrypted to
+//! the requester's certificate or, for a certificate that may not encrypt, to the
+//! challengePassword ([`ReplyRecipient`], RFC 8894 §3.1). It does no I/O, keeps no state
 //! and makes no policy decisions: which ciphers a service allows, whether a request is
 //! authorised and what certificate to issue are the callers' business.
 //!
@@ -28,6 +30,7 @@ mod certfields;
 mod degenerate;
 mod envelope;
 mod oids;
+mod password;
 mod signed_data;
 mod status;
 mod tlv;
@@ -38,13 +41,16 @@ mod tests;
 
 pub use algorithms::{ContentCipher, DigestAlg, KeyTransport};
 pub use ber::BerError;
-pub use certinfo::{CertificateInfo, describe_certificate};
-pub use certrep::{BuildError, CertRep, Outcome, build_cert_rep, certs_only, crls_only};
+pub use certinfo::{CertificateInfo, describe_certificate, issued_by};
+pub use certrep::{
+    BuildError, CertRep, Outcome, ReplyRecipient, build_cert_rep, certs_only, crls_only,
+};
 pub use csr::{CsrInfo, San, SanKind, parse_csr};
 pub use message::{DecodeError, OpenedEnvelope, PkiMessage, decode_pki_message, open_envelope};
 pub use message_data::{
     IssuerAndSerial, IssuerAndSubject, parse_issuer_and_serial, parse_issuer_and_subject,
 };
+pub use password::{PBKDF2_ITERATIONS, SALT_BYTES, seal_to_password};
 pub use sceptic_keys::{OaepHash, RsaKey, SignatureDigest};
 pub use status::{FailInfo, MessageType, PkiStatus, Rejection};
 pub use transport::{TransportError, decode_get_message};

@@ -53,6 +53,15 @@ pub const AES128_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.2");
 pub const AES192_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.22");
 pub const AES256_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.42");
 
+// Password-based encryption: CMS PasswordRecipientInfo (RFC 3211 §2.2, RFC 5652
+// §6.2.4) with PBKDF2 (RFC 8018 §5.2, appendix A.2, B.1).
+pub const PWRI_KEK: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.3.9");
+pub const PBKDF2: Oid = Oid::new_unwrap("1.2.840.113549.1.5.12");
+pub const HMAC_WITH_SHA1: Oid = Oid::new_unwrap("1.2.840.113549.2.7");
+pub const HMAC_WITH_SHA256: Oid = Oid::new_unwrap("1.2.840.113549.2.9");
+pub const HMAC_WITH_SHA384: Oid = Oid::new_unwrap("1.2.840.113549.2.10");
+pub const HMAC_WITH_SHA512: Oid = Oid::new_unwrap("1.2.840.113549.2.11");
+
 // Elliptic curves (RFC 5480), only to describe keys.
 pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
 pub const SECP256R1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");

@@ -10,8 +10,8 @@ use super::{any_cipher, fixture, options};
 use crate::client::{self, Quirks};
 use crate::{
     CertRep, ContentCipher, DigestAlg, FailInfo, KeyTransport, MessageType, Outcome, PkiStatus,
-    build_cert_rep, certfields, decode_pki_message, open_envelope, parse_issuer_and_serial,
-    parse_issuer_and_subject,
+    ReplyRecipient, build_cert_rep, certfields, decode_pki_message, open_envelope,
+    parse_issuer_and_serial, parse_issuer_and_subject,
 };
 
 /// Serial number of the entry in [`crl_signed_by`]'s CRL.
@@ -118,7 +118,7 @@ fn a_get_crl_cert_rep_carries_the_crl_intact() {
             recipient_nonce: vec![9; 16],
             outcome: Outcome::Crl {
                 crl_der: crl.clone(),
-                recipient_certificate_der: f.requester.certificate_der.clone(),
+                recipient: ReplyRecipient::Certificate(f.requester.certificate_der.clone()),
                 cipher,
             },
             digest: SignatureDigest::Sha256,
@@ -138,7 +138,7 @@ fn a_get_crl_cert_rep_carries_the_crl_intact() {
         recipient_nonce: vec![9; 16],
         outcome: Outcome::Success {
             issued_certificate_der: f.other_ra_cert.clone(),
-            recipient_certificate_der: f.requester.certificate_der.clone(),
+            recipient: ReplyRecipient::Certificate(f.requester.certificate_der.clone()),
             cipher: ContentCipher::Aes128,
         },
         digest: SignatureDigest::Sha256,

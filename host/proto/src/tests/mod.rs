@@ -3,6 +3,7 @@
 
 mod message_types;
 mod openssl;
+mod password;
 mod rejections;
 mod robustness;
 mod round_trip;

@@ -10,11 +10,11 @@ use super::message_types::crl_signed_by;
 use super::{fixture, options};
 use crate::client;
 use crate::{
-    CertRep, ContentCipher, DigestAlg, FailInfo, KeyTransport, Outcome, build_cert_rep, certs_only,
-    crls_only,
+    CertRep, ContentCipher, DigestAlg, FailInfo, KeyTransport, Outcome, ReplyRecipient,
+    build_cert_rep, certs_only, crls_only,
 };
 
-fn openssl_available() -> bool {
+pub(super) fn openssl_available() -> bool {
     Command::new("openssl")
         .arg("version")
         .output()
@@ -22,23 +22,23 @@ fn openssl_available() -> bool {
 }
 
 /// A private scratch directory, removed when dropped.
-struct Scratch(PathBuf);
+pub(super) struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Self {
+    pub(super) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("sceptic-proto-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
     }
 
-    fn file(&self, name: &str, contents: &[u8]) -> PathBuf {
+    pub(super) fn file(&self, name: &str, contents: &[u8]) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, contents).unwrap();
         path
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -49,7 +49,7 @@ impl Drop for Scratch {
     }
 }
 
-fn openssl(args: &[&dyn AsRef<std::ffi::OsStr>]) {
+pub(super) fn openssl(args: &[&dyn AsRef<std::ffi::OsStr>]) {
     openssl_stdout(args);
 }
 
@@ -71,7 +71,7 @@ fn openssl_stdout(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
 }
 
 /// `openssl cms -verify` checks the signature and messageDigest and writes the content.
-fn verify_and_extract(message: &Path, content_out: &Path) {
+pub(super) fn verify_and_extract(message: &Path, content_out: &Path) {
     openssl(&[
         &"cms",
         &"-verify",
@@ -157,7 +157,7 @@ fn openssl_verifies_cert_reps_and_decrypts_the_issued_certificate() {
             recipient_nonce: vec![1; 16],
             outcome: Outcome::Success {
                 issued_certificate_der: issued.clone(),
-                recipient_certificate_der: f.requester.certificate_der.clone(),
+                recipient: ReplyRecipient::Certificate(f.requester.certificate_der.clone()),
                 cipher,
             },
             digest,
@@ -217,7 +217,7 @@ fn openssl_reads_the_crl_in_a_get_crl_cert_rep() {
         recipient_nonce: vec![1; 16],
         outcome: Outcome::Crl {
             crl_der: crl.clone(),
-            recipient_certificate_der: f.requester.certificate_der.clone(),
+            recipient: ReplyRecipient::Certificate(f.requester.certificate_der.clone()),
             cipher: ContentCipher::Aes128,
         },
         digest: SignatureDigest::Sha256,

@@ -7,7 +7,8 @@ use crate::client::{self, Quirks};
 use crate::tlv::{self, Tlv};
 use crate::{
     CertRep, ContentCipher, DigestAlg, FailInfo, KeyTransport, MessageType, Outcome, PkiStatus,
-    SanKind, build_cert_rep, certs_only, decode_pki_message, open_envelope, parse_csr,
+    ReplyRecipient, SanKind, build_cert_rep, certs_only, decode_pki_message, open_envelope,
+    parse_csr,
 };
 
 #[test]
@@ -177,7 +178,7 @@ fn cert_rep_success_failure_and_pending_reach_the_client() {
     };
     let success = |cipher| Outcome::Success {
         issued_certificate_der: issued.clone(),
-        recipient_certificate_der: request.signer_certificate_der.clone(),
+        recipient: ReplyRecipient::Certificate(request.signer_certificate_der.clone()),
         cipher,
     };
 
@@ -232,7 +233,7 @@ fn cert_rep_is_der_and_its_success_content_is_the_degenerate_signed_data() {
         recipient_nonce: vec![7; 16],
         outcome: Outcome::Success {
             issued_certificate_der: f.other_ra_cert.clone(),
-            recipient_certificate_der: f.requester.certificate_der.clone(),
+            recipient: ReplyRecipient::Certificate(f.requester.certificate_der.clone()),
             cipher: ContentCipher::Des3,
         },
         digest: SignatureDigest::Sha256,
