@@ -14,6 +14,8 @@ const GUESTS: &[&str] = &[
     "approval-policy",
     "fault-policy",
     "deferred-issuer",
+    "trusted-cert-policy",
+    "legacy-policy",
 ];
 
 fn main() {

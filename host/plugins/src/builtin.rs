@@ -14,11 +14,16 @@ const LOCAL_CA_ISSUER: &[u8] =
 
 const APPROVAL_POLICY: &[u8] =
     include_bytes!(concat!(env!("SCEPTIC_PLUGIN_DIR"), "/approval_policy.wasm"));
+const TRUSTED_CERT_POLICY: &[u8] = include_bytes!(concat!(
+    env!("SCEPTIC_PLUGIN_DIR"),
+    "/trusted_cert_policy.wasm"
+));
 
 const BUILTINS: &[(&str, &[u8])] = &[
     ("secret-policy", SECRET_POLICY),
     ("local-ca-issuer", LOCAL_CA_ISSUER),
     ("approval-policy", APPROVAL_POLICY),
+    ("trusted-cert-policy", TRUSTED_CERT_POLICY),
 ];
 
 /// The component bytes of a built-in, by name without the prefix.
@@ -34,7 +39,8 @@ pub fn builtin_names() -> Vec<&'static str> {
 }
 
 /// Path of a component built beside the built-ins but not embedded (the fault
-/// injection plugin). For tests on the machine that built this crate.
+/// injection plugin, the deferring issuer, the WIT v0.1 `legacy-policy`). For
+/// tests on the machine that built this crate.
 pub fn test_component_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("SCEPTIC_PLUGIN_DIR"))
         .join(format!("{}.wasm", name.replace('-', "_")))

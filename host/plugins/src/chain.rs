@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::bindings::types::{Decision, FailInfo, Request};
-use crate::host::{MatchedSecret, SecretBroker};
+use crate::host::{CertificateBroker, MatchedSecret, SecretBroker};
 use crate::{Fault, Policy};
 
 /// The chain's combined answer.
@@ -52,12 +52,18 @@ impl PolicyChain {
         service: Arc<str>,
         request: &Request,
         secrets: Arc<dyn SecretBroker>,
+        certificates: Arc<dyn CertificateBroker>,
     ) -> ChainDecision {
         let mut pending: Option<(String, String)> = None;
         let mut allowed: Option<(String, Option<MatchedSecret>)> = None;
         for policy in &self.policies {
             let name = policy.identity().to_string();
-            match policy.evaluate(service.clone(), request, secrets.clone()) {
+            match policy.evaluate(
+                service.clone(),
+                request,
+                secrets.clone(),
+                certificates.clone(),
+            ) {
                 Err(fault) => {
                     return ChainDecision {
                         verdict: Verdict::Deny {

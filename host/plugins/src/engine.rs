@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
-use crate::bindings::{issuer::IssuerPlugin, policy::PolicyPlugin};
+use crate::bindings::v0_1::{issuer::IssuerPlugin, policy::PolicyPlugin};
+use crate::bindings::v0_2::{issued, trust};
+use crate::bindings::{Wit, detect};
 use crate::builtin::{BUILTIN_PREFIX, BUILTIN_VERSION, builtin_component};
 use crate::host::{PluginIdentity, PluginState};
 use crate::limits::{self, EPOCH_TICK_MS};
@@ -43,12 +45,19 @@ impl PluginEngine {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
 
+        // One linker per world serves every WIT version: v0.1's world brings the
+        // @0.1.0 interfaces v0.2 imports unchanged, and the @0.2.0 additions are
+        // added one by one (adding v0.2's world too would define the @0.1.0 names
+        // twice). A policy gets no signing key, an issuer no `trust`.
         let mut policy_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut policy_linker)?;
         PolicyPlugin::add_to_linker::<_, HasSelf<_>>(&mut policy_linker, |s| s)?;
+        trust::add_to_linker::<_, HasSelf<_>>(&mut policy_linker, |s| s)?;
+        issued::add_to_linker::<_, HasSelf<_>>(&mut policy_linker, |s| s)?;
         let mut issuer_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut issuer_linker)?;
         IssuerPlugin::add_to_linker::<_, HasSelf<_>>(&mut issuer_linker, |s| s)?;
+        issued::add_to_linker::<_, HasSelf<_>>(&mut issuer_linker, |s| s)?;
 
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -68,8 +77,15 @@ impl PluginEngine {
         })
     }
 
-    /// Reads and compiles a plugin: `builtin:NAME` or a path to a `.wasm` component.
-    pub(crate) fn compile(&self, spec: &str) -> Result<(Component, PluginIdentity), LoadError> {
+    /// Reads and compiles a plugin: `builtin:NAME` or a path to a `.wasm` component,
+    /// and tells which WIT version of `world` it was built against, by the first
+    /// of `exports` (interface name, version) it exports.
+    pub(crate) fn compile(
+        &self,
+        spec: &str,
+        world: &'static str,
+        exports: &[(&str, Wit)],
+    ) -> Result<(Component, PluginIdentity, Wit), LoadError> {
         let (bytes, name, version): (std::borrow::Cow<'_, [u8]>, String, String) =
             match spec.strip_prefix(BUILTIN_PREFIX) {
                 Some(name) => {
@@ -89,23 +105,35 @@ impl PluginEngine {
                     (bytes.into(), name, "file".to_owned())
                 }
             };
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let component = match self.cached(&sha256) {
+            Some(component) => component,
+            None => {
+                let component =
+                    Component::new(&self.engine, &bytes).map_err(|e| LoadError::Invalid {
+                        plugin: spec.to_owned(),
+                        world: "WebAssembly",
+                        detail: format!("{e:#}"),
+                    })?;
+                if let Ok(mut compiled) = self.compiled.lock() {
+                    compiled.insert(sha256.clone(), component.clone());
+                }
+                component
+            }
+        };
+        let wit =
+            detect(&self.engine, &component, exports).map_err(|detail| LoadError::Invalid {
+                plugin: spec.to_owned(),
+                world,
+                detail,
+            })?;
         let identity = PluginIdentity {
             name,
             version,
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            sha256,
+            wit: wit.label(),
         };
-        if let Some(component) = self.cached(&identity.sha256) {
-            return Ok((component, identity));
-        }
-        let component = Component::new(&self.engine, &bytes).map_err(|e| LoadError::Invalid {
-            plugin: spec.to_owned(),
-            world: "WebAssembly",
-            detail: format!("{e:#}"),
-        })?;
-        if let Ok(mut compiled) = self.compiled.lock() {
-            compiled.insert(identity.sha256.clone(), component.clone());
-        }
-        Ok((component, identity))
+        Ok((component, identity, wit))
     }
 
     fn cached(&self, sha256: &str) -> Option<Component> {
@@ -155,4 +183,39 @@ pub(crate) fn classify(
         text.push('…');
     }
     Fault::Trap(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::POLICY_EXPORTS;
+
+    /// A v0.2 built-in imports the unchanged interfaces under their @0.1.0 names
+    /// and the new ones under @0.2.0, and the one policy linker provides them all.
+    #[test]
+    fn v0_2_components_import_the_v0_1_names() {
+        let engine = PluginEngine::new().unwrap();
+        let (component, identity, wit) = engine
+            .compile(
+                "builtin:trusted-cert-policy",
+                "policy-plugin",
+                POLICY_EXPORTS,
+            )
+            .unwrap();
+        assert_eq!((wit, identity.wit), (Wit::V0_2, "0.2"));
+        let ty = component.component_type();
+        let imports: Vec<&str> = ty
+            .imports(&engine.engine)
+            .map(|(name, _)| name)
+            .filter(|name| name.starts_with("sceptic:"))
+            .collect();
+        for expected in [
+            "sceptic:host/log@0.1.0",
+            "sceptic:host/config@0.1.0",
+            "sceptic:pki/trust@0.2.0",
+        ] {
+            assert!(imports.contains(&expected), "{expected} not in {imports:?}");
+        }
+        engine.policy_linker.instantiate_pre(&component).unwrap();
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Each call runs in a fresh `Store` whose data is a [`PluginState`]. Secrets and
 //! the CA key appear to plugins only as opaque handles: a secret is compared in
-//! the host, and the CA key signs in the host.
+//! the host, and the CA key signs in the host. Certificates are verified in the
+//! host too ([`CertificateBroker`], WIT v0.2's `sceptic:pki`; see `pki.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use sceptic_keys::{RsaKey, SignatureDigest};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::issuer::sceptic::host::signing;
-use crate::bindings::policy::sceptic::host::{config, log, secrets};
+use crate::bindings::v0_1::issuer::sceptic::host::signing;
+use crate::bindings::v0_1::policy::sceptic::host::{config, log, secrets};
 use crate::limits::Limiter;
 
 /// Who the plugin is, for logs and the audit trail.
@@ -26,6 +27,8 @@ pub struct PluginIdentity {
     pub version: String,
     /// SHA-256 of the component bytes, lower-case hex.
     pub sha256: String,
+    /// The WIT version the component was built against: "0.1" or "0.2".
+    pub wit: &'static str,
 }
 
 impl std::fmt::Display for PluginIdentity {
@@ -47,6 +50,47 @@ pub struct MatchedSecret {
 pub trait SecretBroker: Send + Sync {
     fn global_mode(&self) -> bool;
     fn match_challenge(&self) -> Option<MatchedSecret>;
+}
+
+/// A signer the host verified against a service's anchors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedSigner {
+    pub anchor_subject: String,
+    pub issued_by_service: bool,
+}
+
+/// A certificate the calling service issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    pub serial: String,
+    pub subject: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub revoked: bool,
+    pub der: Vec<u8>,
+}
+
+/// What the server lends a plugin call for the `trust` and `issued` interfaces.
+pub trait CertificateBroker: Send + Sync {
+    /// `anchors`: "service-ca" or "trusted"; any other name is an Err that says so.
+    fn verify(&self, anchors: &str, certificate_der: &[u8]) -> Result<TrustedSigner, String>;
+    fn issued_by_serial(&self, serial_hex: &str) -> Option<IssuedCertificate>;
+}
+
+/// A broker that verifies nothing and knows no certificates: for hosts (and
+/// calls) without a certificate store. Every `verify` is refused, so a policy
+/// that relies on it never allows through it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCertificates;
+
+impl CertificateBroker for NoCertificates {
+    fn verify(&self, _anchors: &str, _certificate_der: &[u8]) -> Result<TrustedSigner, String> {
+        Err("this host provides no certificate checks".into())
+    }
+
+    fn issued_by_serial(&self, _serial_hex: &str) -> Option<IssuedCertificate> {
+        None
+    }
 }
 
 /// The service's CA key as an issuer plugin sees it.
@@ -110,6 +154,8 @@ pub struct PluginState {
     pub(crate) service: Arc<str>,
     pub(crate) config: Arc<BTreeMap<String, String>>,
     pub(crate) secrets: Option<Arc<dyn SecretBroker>>,
+    /// Lent per call; None during `init` (`pki.rs` answers accordingly).
+    pub(crate) certificates: Option<Arc<dyn CertificateBroker>>,
     pub(crate) signer: Option<Arc<CaSigner>>,
     /// The secret this call matched, and whether the plugin claimed it.
     pub(crate) matched: Option<MatchedSecret>,
@@ -133,6 +179,7 @@ impl PluginState {
             service,
             config,
             secrets: None,
+            certificates: None,
             signer: None,
             matched: None,
             claimed: None,

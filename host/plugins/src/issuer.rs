@@ -1,14 +1,18 @@
-//! One loaded issuer plugin.
+//! One loaded issuer plugin, of any supported WIT version.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::bindings::issuer::{IssuerPlugin, IssuerPluginPre};
+use wasmtime::Store;
+
 use crate::bindings::types::{FailInfo, IssueResult, Request};
+use crate::bindings::{ISSUER_EXPORTS, Wit, v0_1, v0_2};
 use crate::engine::{PluginEngine, classify};
-use crate::host::{CaSigner, PluginIdentity, PluginState};
+use crate::host::{CaSigner, CertificateBroker, PluginIdentity, PluginState};
 use crate::limits::ISSUER_DEADLINE_MS;
 use crate::{Fault, LoadError};
+
+const WORLD: &str = "issuer-plugin";
 
 /// What the issuer answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +33,36 @@ fn outcome(result: IssueResult) -> IssueOutcome {
     }
 }
 
+/// The pre-linked component, in the bindings of the version it was built against.
+enum Pre {
+    V0_1(v0_1::issuer::IssuerPluginPre<PluginState>),
+    V0_2(v0_2::issuer::IssuerPluginPre<PluginState>),
+}
+
+/// One instance. Both versions share `Request` and `IssueResult` (v0.2 maps them
+/// onto v0.1's types), so each call is a plain match.
+enum Instance {
+    V0_1(v0_1::issuer::IssuerPlugin),
+    V0_2(v0_2::issuer::IssuerPlugin),
+}
+
+/// Calls the same function of whichever version's guest interface `$instance` has.
+macro_rules! call {
+    ($instance:expr, $method:ident ( $($arg:expr),* )) => {
+        match $instance {
+            Instance::V0_1(p) => p.sceptic_plugin_issuer().$method($($arg),*),
+            Instance::V0_2(p) => p.sceptic_plugin_issuer().$method($($arg),*),
+        }
+    };
+}
+
 pub struct Issuer {
     engine: PluginEngine,
-    pre: IssuerPluginPre<PluginState>,
+    pre: Pre,
     identity: Arc<PluginIdentity>,
     config: Arc<BTreeMap<String, String>>,
     signer: Arc<CaSigner>,
+    certificates: Option<Arc<dyn CertificateBroker>>,
 }
 
 impl Issuer {
@@ -45,23 +73,31 @@ impl Issuer {
         service: &str,
         signer: Arc<CaSigner>,
     ) -> Result<Self, LoadError> {
-        let (component, identity) = engine.compile(spec)?;
-        let invalid = |detail: String| LoadError::Invalid {
+        let (component, identity, wit) = engine.compile(spec, WORLD, ISSUER_EXPORTS)?;
+        let invalid = |e: wasmtime::Error| LoadError::Invalid {
             plugin: spec.to_owned(),
-            world: "issuer-plugin",
-            detail,
+            world: WORLD,
+            detail: format!("{e:#}"),
         };
         let instance_pre = engine
             .issuer_linker
             .instantiate_pre(&component)
-            .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = IssuerPluginPre::new(instance_pre).map_err(|e| invalid(format!("{e:#}")))?;
+            .map_err(invalid)?;
+        let pre = match wit {
+            Wit::V0_1 => {
+                Pre::V0_1(v0_1::issuer::IssuerPluginPre::new(instance_pre).map_err(invalid)?)
+            }
+            Wit::V0_2 => {
+                Pre::V0_2(v0_2::issuer::IssuerPluginPre::new(instance_pre).map_err(invalid)?)
+            }
+        };
         let issuer = Self {
             engine: engine.clone(),
             pre,
             identity: Arc::new(identity),
             config: Arc::new(config),
             signer,
+            certificates: None,
         };
         issuer
             .run(service.into(), |_, _| Ok(()))
@@ -79,9 +115,18 @@ impl Issuer {
         &self.identity
     }
 
+    /// Lends the service's certificates to every later call after `init` (WIT
+    /// v0.2's `issued`; an issuer gets no `trust`). Without it, `by-serial`
+    /// answers None. Issuers work per service, not per request, so the broker is
+    /// the service's, set once when the issuer is loaded.
+    pub fn with_certificates(mut self, certificates: Arc<dyn CertificateBroker>) -> Self {
+        self.certificates = Some(certificates);
+        self
+    }
+
     pub fn issue(&self, service: Arc<str>, request: &Request) -> Result<IssueOutcome, Fault> {
         let result = self.run(service, |store, plugin| {
-            plugin.sceptic_plugin_issuer().call_issue(store, request)
+            call!(plugin, call_issue(store, request))
         })?;
         Ok(outcome(result))
     }
@@ -89,7 +134,7 @@ impl Issuer {
     /// Asks again about a request `issue` answered pending.
     pub fn poll(&self, service: Arc<str>, ticket: &str) -> Result<IssueOutcome, Fault> {
         let result = self.run(service, |store, plugin| {
-            plugin.sceptic_plugin_issuer().call_poll(store, ticket)
+            call!(plugin, call_poll(store, ticket))
         })?;
         Ok(outcome(result))
     }
@@ -97,7 +142,7 @@ impl Issuer {
     /// The issuing CA's certificates, issuing CA first.
     pub fn ca_certificates(&self, service: Arc<str>) -> Result<Vec<Vec<u8>>, Fault> {
         let certificates = self.run(service, |store, plugin| {
-            plugin.sceptic_plugin_issuer().call_ca_certificates(store)
+            call!(plugin, call_ca_certificates(store))
         })?;
         if certificates.is_empty() {
             return Err(Fault::BadAnswer("no CA certificate".into()));
@@ -108,17 +153,22 @@ impl Issuer {
     fn run<R>(
         &self,
         service: Arc<str>,
-        then: impl FnOnce(&mut wasmtime::Store<PluginState>, &IssuerPlugin) -> wasmtime::Result<R>,
+        then: impl FnOnce(&mut Store<PluginState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, Fault> {
         let mut store =
             self.engine
                 .store(&self.identity, service, &self.config, ISSUER_DEADLINE_MS);
         store.data_mut().signer = Some(self.signer.clone());
         let result = (|| {
-            let plugin = self.pre.instantiate(&mut store)?;
-            if let Err(refusal) = plugin.sceptic_plugin_issuer().call_init(&mut store)? {
+            let plugin = match &self.pre {
+                Pre::V0_1(pre) => Instance::V0_1(pre.instantiate(&mut store)?),
+                Pre::V0_2(pre) => Instance::V0_2(pre.instantiate(&mut store)?),
+            };
+            if let Err(refusal) = call!(&plugin, call_init(&mut store))? {
                 return Ok(Err(Fault::Init(refusal)));
             }
+            // As for policies: `init` gets no certificates, at load time or later.
+            store.data_mut().certificates = self.certificates.clone();
             Ok(Ok(then(&mut store, &plugin)?))
         })();
         match result {

@@ -1,6 +1,7 @@
 //! Runs sceptic's decisions as WebAssembly components.
 //!
-//! This crate owns the wasmtime engine, the bindings of each supported WIT version,
+//! This crate owns the wasmtime engine, the bindings of each supported WIT version
+//! (0.1 and 0.2, side by side: a component is run in the bindings it was built for),
 //! the host interfaces plugins import, and the limits every call runs under. A
 //! component is compiled once and pre-linked into an `InstancePre`; every call gets
 //! a fresh `Store` and instance (tens of microseconds), so no state leaks from one
@@ -15,17 +16,22 @@ mod engine;
 mod host;
 mod issuer;
 pub mod limits;
+mod pki;
 mod policy;
 
-pub use bindings::issuer::sceptic::host::signing;
-pub use bindings::policy::sceptic::host::secrets::SecretKind;
 pub use bindings::types;
+pub use bindings::v0_1::issuer::sceptic::host::signing;
+pub use bindings::v0_1::policy::sceptic::host::secrets::SecretKind;
 pub use builtin::{BUILTIN_PREFIX, builtin_component, builtin_names, test_component_path};
 pub use chain::{ChainDecision, PolicyChain, Verdict};
 pub use engine::PluginEngine;
-pub use host::{CaSigner, MatchedSecret, PluginIdentity, SecretBroker};
+pub use host::{
+    CaSigner, CertificateBroker, IssuedCertificate, MatchedSecret, NoCertificates, PluginIdentity,
+    SecretBroker, TrustedSigner,
+};
 pub use issuer::{IssueOutcome, Issuer};
-pub use policy::Policy;
+pub use pki::{ANCHOR_SETS, MAX_VERIFY_CERTIFICATE_BYTES};
+pub use policy::{Evaluation, Policy};
 
 /// Why a plugin call produced no answer. Each is audited with the plugin's name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,19 +1,65 @@
-//! One loaded policy plugin.
+//! One loaded policy plugin, of any supported WIT version.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::bindings::policy::PolicyPluginPre;
+use wasmtime::Store;
+
 use crate::bindings::types::{Decision, Request};
+use crate::bindings::{POLICY_EXPORTS, Wit, v0_1, v0_2};
 use crate::engine::{PluginEngine, classify};
-use crate::host::{MatchedSecret, PluginIdentity, PluginState, SecretBroker};
+use crate::host::{CertificateBroker, MatchedSecret, PluginIdentity, PluginState, SecretBroker};
 use crate::limits::POLICY_DEADLINE_MS;
 use crate::{Fault, LoadError};
+
+const WORLD: &str = "policy-plugin";
+
+/// The pre-linked component, in the bindings of the version it was built against.
+enum Pre {
+    V0_1(v0_1::policy::PolicyPluginPre<PluginState>),
+    V0_2(v0_2::policy::PolicyPluginPre<PluginState>),
+}
+
+/// One instance. Both versions take and give the same `Request` and `Decision`
+/// types (v0.2 maps them onto v0.1's), so dispatch is a plain match.
+enum Instance {
+    V0_1(v0_1::policy::PolicyPlugin),
+    V0_2(v0_2::policy::PolicyPlugin),
+}
+
+impl Pre {
+    fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Instance> {
+        Ok(match self {
+            Pre::V0_1(pre) => Instance::V0_1(pre.instantiate(store)?),
+            Pre::V0_2(pre) => Instance::V0_2(pre.instantiate(store)?),
+        })
+    }
+}
+
+impl Instance {
+    fn init(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Instance::V0_1(p) => p.sceptic_plugin_policy().call_init(store),
+            Instance::V0_2(p) => p.sceptic_plugin_policy().call_init(store),
+        }
+    }
+
+    fn evaluate(
+        &self,
+        store: &mut Store<PluginState>,
+        request: &Request,
+    ) -> wasmtime::Result<Decision> {
+        match self {
+            Instance::V0_1(p) => p.sceptic_plugin_policy().call_evaluate(store, request),
+            Instance::V0_2(p) => p.sceptic_plugin_policy().call_evaluate(store, request),
+        }
+    }
+}
 
 /// A compiled, linked and configuration-checked policy.
 pub struct Policy {
     engine: PluginEngine,
-    pre: PolicyPluginPre<PluginState>,
+    pre: Pre,
     identity: Arc<PluginIdentity>,
     config: Arc<BTreeMap<String, String>>,
 }
@@ -34,17 +80,24 @@ impl Policy {
         config: BTreeMap<String, String>,
         service: &str,
     ) -> Result<Self, LoadError> {
-        let (component, identity) = engine.compile(spec)?;
-        let invalid = |detail: String| LoadError::Invalid {
+        let (component, identity, wit) = engine.compile(spec, WORLD, POLICY_EXPORTS)?;
+        let invalid = |e: wasmtime::Error| LoadError::Invalid {
             plugin: spec.to_owned(),
-            world: "policy-plugin",
-            detail,
+            world: WORLD,
+            detail: format!("{e:#}"),
         };
         let instance_pre = engine
             .policy_linker
             .instantiate_pre(&component)
-            .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = PolicyPluginPre::new(instance_pre).map_err(|e| invalid(format!("{e:#}")))?;
+            .map_err(invalid)?;
+        let pre = match wit {
+            Wit::V0_1 => {
+                Pre::V0_1(v0_1::policy::PolicyPluginPre::new(instance_pre).map_err(invalid)?)
+            }
+            Wit::V0_2 => {
+                Pre::V0_2(v0_2::policy::PolicyPluginPre::new(instance_pre).map_err(invalid)?)
+            }
+        };
         let policy = Self {
             engine: engine.clone(),
             pre,
@@ -52,7 +105,7 @@ impl Policy {
             config: Arc::new(config),
         };
         policy
-            .run(service.into(), None, |_, _| Ok(()))
+            .run(service.into(), None, None, |_, _| Ok(()))
             .map_err(|fault| LoadError::Init {
                 plugin: spec.to_owned(),
                 detail: match fault {
@@ -67,35 +120,41 @@ impl Policy {
         &self.identity
     }
 
-    /// Runs `init` and then `evaluate` in a fresh instance.
+    /// Runs `init` and then `evaluate` in a fresh instance. The brokers serve the
+    /// `secrets` interface and (WIT v0.2) `trust` and `issued`, for this call only.
     pub fn evaluate(
         &self,
         service: Arc<str>,
         request: &Request,
         secrets: Arc<dyn SecretBroker>,
+        certificates: Arc<dyn CertificateBroker>,
     ) -> Result<Evaluation, Fault> {
         let mut claimed = None;
-        let decision = self.run(service, Some(secrets), |store, plugin| {
-            let decision = plugin
-                .sceptic_plugin_policy()
-                .call_evaluate(&mut *store, request)?;
-            claimed = store.data().claimed;
-            Ok(Some(decision))
-        })?;
+        let decision = self.run(
+            service,
+            Some(secrets),
+            Some(certificates),
+            |store, plugin| {
+                let decision = plugin.evaluate(&mut *store, request)?;
+                claimed = store.data().claimed;
+                Ok(Some(decision))
+            },
+        )?;
         let decision = decision.ok_or_else(|| Fault::BadAnswer("no decision".into()))?;
         Ok(Evaluation { decision, claimed })
     }
 
     /// Instantiates, calls `init` (every new instance gets it before anything else),
-    /// then `then`. Every error becomes a [`Fault`].
+    /// then `then`. Every error becomes a [`Fault`]. The certificate broker is lent
+    /// only after `init`, so `init` sees the same `trust`/`issued` answers per call
+    /// as at load time, where there is no request (pki.wit says so). `secrets`
+    /// stays lent from the start, as v0.1 always did.
     fn run<R>(
         &self,
         service: Arc<str>,
         secrets: Option<Arc<dyn SecretBroker>>,
-        then: impl FnOnce(
-            &mut wasmtime::Store<PluginState>,
-            &crate::bindings::policy::PolicyPlugin,
-        ) -> wasmtime::Result<R>,
+        certificates: Option<Arc<dyn CertificateBroker>>,
+        then: impl FnOnce(&mut Store<PluginState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, Fault> {
         let mut store =
             self.engine
@@ -103,9 +162,10 @@ impl Policy {
         store.data_mut().secrets = secrets;
         let result = (|| {
             let plugin = self.pre.instantiate(&mut store)?;
-            if let Err(refusal) = plugin.sceptic_plugin_policy().call_init(&mut store)? {
+            if let Err(refusal) = plugin.init(&mut store)? {
                 return Ok(Err(Fault::Init(refusal)));
             }
+            store.data_mut().certificates = certificates;
             Ok(Ok(then(&mut store, &plugin)?))
         })();
         match result {

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use sceptic_plugins::types::{Certificate, Csr, FailInfo, MessageType, Request};
 use sceptic_plugins::{
-    ChainDecision, Fault, MatchedSecret, PluginEngine, Policy, PolicyChain, SecretBroker,
-    SecretKind, Verdict, limits, test_component_path,
+    ChainDecision, Fault, MatchedSecret, NoCertificates, PluginEngine, Policy, PolicyChain,
+    SecretBroker, SecretKind, Verdict, limits, test_component_path,
 };
 
 /// A broker that knows one secret value: a test double for the store-backed one.
@@ -77,6 +77,7 @@ fn decide(chain: &PolicyChain, challenge: Option<&'static str>) -> ChainDecision
         "test".into(),
         &request(challenge.is_some()),
         Arc::new(OneSecret { challenge }),
+        Arc::new(NoCertificates),
     )
 }
 

@@ -6,10 +6,19 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+/// Every released version. Each must keep its manifest: deleting one would
+/// silently unfreeze it.
+const RELEASED: &[&str] = &["v0.1", "v0.2"];
+
+fn wit_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit")
+}
+
 #[test]
 fn released_wit_files_are_unchanged() {
-    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
+    let wit = wit_dir();
     let mut checked = 0;
+    let mut versions = Vec::new();
     for entry in std::fs::read_dir(&wit).unwrap() {
         let manifest = entry.unwrap().path();
         let Some(version) = manifest
@@ -21,6 +30,7 @@ fn released_wit_files_are_unchanged() {
         else {
             continue;
         };
+        versions.push(version.to_owned());
         let folder = wit.join(version);
         let mut listed = Vec::new();
         for line in std::fs::read_to_string(&manifest).unwrap().lines() {
@@ -51,6 +61,26 @@ fn released_wit_files_are_unchanged() {
         "no released WIT manifest found in {}",
         wit.display()
     );
+    versions.sort();
+    assert_eq!(
+        versions, RELEASED,
+        "the released WIT versions and their manifests differ"
+    );
+}
+
+/// v0.2 reuses v0.1's `types` and `host` packages unchanged: the host maps v0.2's
+/// bindings for them onto v0.1's (`bindings.rs`), which is only sound while the
+/// copies are byte-identical.
+#[test]
+fn v0_2_carries_v0_1_packages_unchanged() {
+    let wit = wit_dir();
+    for file in ["deps/types/types.wit", "deps/host/host.wit"] {
+        assert_eq!(
+            std::fs::read(wit.join("v0.1").join(file)).unwrap(),
+            std::fs::read(wit.join("v0.2").join(file)).unwrap(),
+            "wit/v0.2/{file} must be a byte-identical copy of v0.1's"
+        );
+    }
 }
 
 fn collect_wit(root: &Path, dir: &Path, out: &mut Vec<String>) {

@@ -12,7 +12,7 @@
 
 wit_bindgen::generate!({
     world: "policy-plugin",
-    path: "../../wit/v0.1",
+    path: "../../wit/v0.2",
     generate_all,
 });
 

@@ -7,7 +7,7 @@
 
 wit_bindgen::generate!({
     world: "issuer-plugin",
-    path: "../../wit/v0.1",
+    path: "../../wit/v0.2",
     generate_all,
 });
 

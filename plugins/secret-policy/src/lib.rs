@@ -5,11 +5,13 @@
 //! tells us which secret matched. On a match we claim the secret, and the host
 //! consumes it (single-use) or binds it to the sender (long-life) in the same
 //! transaction that records the certificate. Without a challengePassword we abstain,
-//! so another policy in the chain (a trusted certificate, say) may still allow.
+//! so another policy in the chain (a trusted certificate, say) may still allow; so
+//! we do when a request signed by a certificate (a renewal) carries a challenge
+//! that matches nothing. A wrong challenge on a self-signed request is a deny.
 
 wit_bindgen::generate!({
     world: "policy-plugin",
-    path: "../../wit/v0.1",
+    path: "../../wit/v0.2",
     generate_all,
 });
 
@@ -34,6 +36,17 @@ impl Guest for SecretPolicy {
             return Decision::Abstain;
         }
         let Some(found) = secrets::match_challenge() else {
+            // A renewal (signed by a certificate, not a self-signed one) often
+            // carries the challenge of its first enrollment, long spent: certmonger's
+            // `getcert rekey` does. Whether the certificate authorises it is
+            // trusted-cert-policy's call, so a stale secret is no reason to deny.
+            if !request.signer.self_signed {
+                log::log(
+                    log::Level::Debug,
+                    "the challenge matches no secret; abstaining on a request signed by a certificate",
+                );
+                return Decision::Abstain;
+            }
             let reason = if secrets::global_mode() {
                 "the challenge password is not the service's global secret"
             } else {
