@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, http, openssl, require_tool, scratch};
+use common::{Server, certmonger, http, openssl, scratch};
 use der::{Decode, Encode};
 use sceptic_proto::client::{self, RequestOptions, Requester};
 use sceptic_proto::{ContentCipher, DigestAlg, FailInfo, KeyTransport, MessageType, PkiStatus};
@@ -494,43 +494,6 @@ fn hex_upper(bytes: &[u8]) -> String {
         other => other,
     };
     trimmed.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn certmonger(dir: &std::path::Path, script: &str) -> String {
-    require_tool("certmonger");
-    require_tool("dbus-run-session");
-    for sub in ["home", "cas", "requests", "local", "config", "tmp"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    std::fs::write(dir.join("inner.sh"), script).unwrap();
-    let d = dir.to_str().unwrap();
-    let out = Command::new("timeout")
-        .args([
-            "180",
-            "dbus-run-session",
-            "--",
-            "certmonger",
-            "-s",
-            "-n",
-            "-d",
-            "1",
-            "-c",
-        ])
-        .arg(format!("bash {d}/inner.sh"))
-        .env("HOME", format!("{d}/home"))
-        .env("CERTMONGER_CAS_DIR", format!("{d}/cas"))
-        .env("CERTMONGER_REQUESTS_DIR", format!("{d}/requests"))
-        .env("CERTMONGER_LOCAL_CA_DIR", format!("{d}/local"))
-        .env("CERTMONGER_CONFIG_DIR", format!("{d}/config"))
-        .env("CERTMONGER_TMPDIR", format!("{d}/tmp"))
-        .env("CERTMONGER_SYSTEM_LOCK_FILE", format!("{d}/lock"))
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

@@ -417,3 +417,131 @@ pub fn require_tool(name: &str) {
         "{name} is not installed; run .ci/run (or: apt-get install -y scep certmonger dbus)"
     );
 }
+
+/// How long a run of a real SCEP client may take before the test gives up on it.
+pub const CLIENT_TIMEOUT: &str = "180";
+
+/// A private certmonger daemon on a private D-Bus, all state under `dir`
+/// (CLIENTS.md). Runs `script` inside it and returns the daemon's output.
+pub fn certmonger(dir: &Path, script: &str) -> String {
+    require_tool("certmonger");
+    require_tool("dbus-run-session");
+    for sub in ["home", "cas", "requests", "local", "config", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(dir.join("inner.sh"), script).unwrap();
+    let d = dir.to_str().unwrap();
+    let out = Command::new("timeout")
+        .arg(CLIENT_TIMEOUT)
+        .arg("dbus-run-session")
+        .arg("--")
+        .args(["certmonger", "-s", "-n", "-d", "1", "-c"])
+        .arg(format!("bash {d}/inner.sh"))
+        .env("HOME", format!("{d}/home"))
+        .env("CERTMONGER_CAS_DIR", format!("{d}/cas"))
+        .env("CERTMONGER_REQUESTS_DIR", format!("{d}/requests"))
+        .env("CERTMONGER_LOCAL_CA_DIR", format!("{d}/local"))
+        .env("CERTMONGER_CONFIG_DIR", format!("{d}/config"))
+        .env("CERTMONGER_TMPDIR", format!("{d}/tmp"))
+        .env("CERTMONGER_SYSTEM_LOCK_FILE", format!("{d}/lock"))
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// certmonger asks `alias` for `CN=cn,O=Example` with `challenge` (GET, the
+/// strongest cipher and digest advertised). Returns its directory (key.pem,
+/// cert.pem) and the daemon's output, which ends with `getcert list`.
+pub fn certmonger_request(
+    server: &Server,
+    alias: &str,
+    challenge: &str,
+    cn: &str,
+) -> (PathBuf, String) {
+    let dir = scratch("certmonger");
+    let d = dir.to_str().unwrap();
+    // No -N: the RA certificate in GetCACert is found by its key usage.
+    let script = format!(
+        "getcert add-scep-ca -s -c sceptic -u {url}\n\
+         getcert request -s -c sceptic -k {d}/key.pem -f {d}/cert.pem -N 'CN={cn},O=Example' -L {challenge} -w -v\n\
+         getcert list -s\n",
+        url = server.url(alias)
+    );
+    let output = certmonger(&dir, &script);
+    (dir, output)
+}
+
+pub struct ScepClientRun {
+    pub dir: PathBuf,
+    pub output: String,
+}
+
+/// One `scepclient` enrollment in a fresh directory (it reuses csr.pem otherwise).
+pub fn scepclient(server: &Server, alias: &str, challenge: &str, cn: &str) -> ScepClientRun {
+    let dir = scratch("scepclient");
+    let output = scepclient_in(&dir, server, alias, challenge, cn);
+    ScepClientRun { dir, output }
+}
+
+/// `scepclient` in `dir`: where key.pem and cert.pem exist (and csr.pem does
+/// not), it renews with a RenewalReq signed by cert.pem. An empty `challenge`
+/// sends none. Returns its output.
+pub fn scepclient_in(dir: &Path, server: &Server, alias: &str, challenge: &str, cn: &str) -> String {
+    require_tool("scepclient");
+    let mut command = Command::new("timeout");
+    command
+        .arg(CLIENT_TIMEOUT)
+        .arg("scepclient")
+        .args(["-server-url", &server.url(alias)]);
+    if !challenge.is_empty() {
+        command.args(["-challenge", challenge]);
+    }
+    let out = command
+        .args([
+            "-private-key",
+            "key.pem",
+            "-certificate",
+            "cert.pem",
+            "-cn",
+            cn,
+            "-organization",
+            "Example",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The certificate verifies against the server's CA, has the CSR's public key
+/// (the client's key.pem) and a subject containing `subject_part` (RFC 2253).
+pub fn assert_issued_for(server: &Server, cert: &Path, key: &Path, subject_part: &str) {
+    openssl_verify(&server.ca_pem(), cert);
+    let cert_key = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-pubkey"]);
+    let own_key = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]);
+    assert_eq!(
+        cert_key, own_key,
+        "the certificate must carry the requester's public key"
+    );
+    let subject = openssl(&[
+        "x509",
+        "-in",
+        cert.to_str().unwrap(),
+        "-noout",
+        "-subject",
+        "-nameopt",
+        "RFC2253",
+    ]);
+    assert!(
+        subject.contains(subject_part),
+        "subject {subject:?} lacks {subject_part:?}"
+    );
+}

@@ -59,6 +59,9 @@ enum Command {
     /// Manage a service's shared secrets (challenge passwords).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// A service's trusted certificates (signers they issued may renew).
+    #[command(subcommand)]
+    Trust(crate::trust::TrustCommand),
     /// Requests held for manual approval: list, show, approve, reject.
     #[command(subcommand)]
     Request(crate::operate::RequestCommand),
@@ -151,6 +154,88 @@ struct ServiceSettings {
     /// `system` goes back to it.
     #[arg(long, value_name = "URL|system")]
     base_url: Option<String>,
+    #[command(flatten)]
+    enforcement: EnforcementSettings,
+    #[command(flatten)]
+    algorithms: AlgorithmSettings,
+}
+
+/// What clients may sign with, and what replies use (RFC 8894 §3.5.2).
+#[derive(Args)]
+struct AlgorithmSettings {
+    /// Digests a client may sign with, comma-separated, from
+    /// md5,sha1,sha224,sha256,sha384,sha512; others get FAILURE badAlg. Default:
+    /// all but md5 (legacy only). The signature itself is RSA PKCS#1 v1.5
+    /// (rsaEncryption or shaNNNWithRSAEncryption) with one of these digests.
+    #[arg(long, value_delimiter = ',')]
+    client_digests: Option<Vec<String>>,
+    /// Digest of the RA's signature on replies: as-request (default: SHA-384/512
+    /// in kind, anything weaker answered with SHA-256), sha256, sha384 or sha512.
+    #[arg(long)]
+    reply_digest: Option<String>,
+    /// Cipher of a SUCCESS's encrypted content: as-request (default; single DES
+    /// is answered with 3DES), aes128, aes192, aes256 or des3.
+    #[arg(long)]
+    reply_cipher: Option<String>,
+    /// Key-encryption cipher of a reply encrypted to the challengePassword
+    /// (--respect-key-usage): aes256 (default), aes192, aes128 or des3.
+    #[arg(long)]
+    kek_cipher: Option<String>,
+}
+
+impl AlgorithmSettings {
+    fn edit(&self) -> anyhow::Result<sceptic_store::AlgorithmsEdit> {
+        sceptic_store::AlgorithmsEdit {
+            client_digests: self.client_digests.clone(),
+            reply_digest: self.reply_digest.clone(),
+            reply_cipher: self.reply_cipher.clone(),
+            kek_cipher: self.kek_cipher.clone(),
+        }
+        .validated()
+        .map_err(|e| anyhow::anyhow!("--{e}"))
+    }
+}
+
+/// Checks the host makes on every PKIOperation before any plugin sees it. Each is
+/// off by default; a request that breaks one gets a signed FAILURE (badRequest)
+/// whose text names the flag.
+#[derive(Args)]
+struct EnforcementSettings {
+    /// Accept PKIOperation only by POST; a GET gets FAILURE. Default: false
+    /// (RFC 8894 §4.1 allows both; certmonger always uses GET).
+    #[arg(long, value_name = "true|false")]
+    post_only: Option<bool>,
+    /// The signer certificate must allow digitalSignature in its keyUsage (a
+    /// certificate without a keyUsage extension allows every use). Default: false.
+    #[arg(long, value_name = "true|false")]
+    signer_digital_signature: Option<bool>,
+    /// Respect key usage: when the signer certificate does not allow
+    /// keyEncipherment, encrypt the reply to the request's challengePassword
+    /// (password-based recipient info, RFC 8894 §3.1) instead of to its key.
+    /// Default: false (replies are encrypted to the signer's key).
+    #[arg(long, value_name = "true|false")]
+    respect_key_usage: Option<bool>,
+    /// A self-signed signer certificate must carry the CSR's subject and public
+    /// key. Default: false.
+    #[arg(long, value_name = "true|false")]
+    self_signed_matches_csr: Option<bool>,
+    /// A PKIOperation POST must say Content-Type: application/x-pki-message
+    /// (RFC 8894 §4.3). Default: false (any content type is read as the message;
+    /// micromdm scepclient sends application/octet-stream).
+    #[arg(long, value_name = "true|false")]
+    strict_content_types: Option<bool>,
+}
+
+impl EnforcementSettings {
+    fn edit(&self) -> sceptic_store::EnforcementEdit {
+        sceptic_store::EnforcementEdit {
+            post_only: self.post_only,
+            signer_digital_signature: self.signer_digital_signature,
+            respect_key_usage: self.respect_key_usage,
+            self_signed_matches_csr: self.self_signed_matches_csr,
+            strict_content_types: self.strict_content_types,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -223,6 +308,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::lifecycle::system_url(&DataDir::open(&cli.data_dir)?, url.as_deref(), unset)
         }
         Command::Secret(command) => secret(&DataDir::open(&cli.data_dir)?, command),
+        Command::Trust(command) => crate::trust::run(&DataDir::open(&cli.data_dir)?, command),
     }
 }
 
@@ -373,6 +459,8 @@ fn edit_from(service: &str, settings: &ServiceSettings) -> anyhow::Result<Servic
             Some("system") => Some(None),
             Some(url) => Some(Some(crate::lifecycle::validate_base_url(url)?)),
         },
+        enforcement: settings.enforcement.edit(),
+        algorithms: settings.algorithms.edit()?,
         ..Default::default()
     })
 }
@@ -470,11 +558,15 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
             if edit.max_poll_count.is_some()
                 || edit.min_poll_interval.is_some()
                 || edit.base_url.is_some()
+                || !edit.enforcement.is_empty()
+                || !edit.algorithms.is_empty()
             {
                 let rest = ServiceEdit {
                     max_poll_count: edit.max_poll_count,
                     min_poll_interval: edit.min_poll_interval,
                     base_url: edit.base_url.clone(),
+                    enforcement: edit.enforcement,
+                    algorithms: edit.algorithms.clone(),
                     ..Default::default()
                 };
                 dir.store.edit_service(&name, &rest)?;
@@ -496,6 +588,8 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
                 && edit.max_poll_count.is_none()
                 && edit.min_poll_interval.is_none()
                 && edit.base_url.is_none()
+                && edit.enforcement.is_empty()
+                && edit.algorithms.is_empty()
             {
                 bail!("nothing to change; see `sceptic service edit --help` for the settings");
             }

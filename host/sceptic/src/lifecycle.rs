@@ -75,6 +75,10 @@ pub fn show(dir: &DataDir, name: &str) -> anyhow::Result<()> {
         );
     }
     println!("client ciphers:     {}", s.client_ciphers.join(","));
+    println!("client digests:     {}", s.algorithms.client_digests.join(","));
+    println!("reply digest:       {}", s.algorithms.reply_digest);
+    println!("reply cipher:       {}", s.algorithms.reply_cipher);
+    println!("reply KEK cipher:   {} (replies encrypted to the challengePassword)", s.algorithms.kek_cipher);
     for (i, p) in s.policies.iter().enumerate() {
         println!("policy {}:           {}", i + 1, describe(p));
     }
@@ -88,6 +92,7 @@ pub fn show(dir: &DataDir, name: &str) -> anyhow::Result<()> {
     );
     println!("max poll count:     {} (0 = no limit)", s.max_poll_count);
     println!("min poll interval:  {} s (0 = none)", s.min_poll_interval);
+    println!("enforced:           {}", enforced(&s.enforcement));
     let secrets = dir.store.secrets(s.id)?;
     let count = |kind| secrets.iter().filter(|r| r.kind == kind).count();
     println!(
@@ -113,6 +118,25 @@ pub fn show(dir: &DataDir, name: &str) -> anyhow::Result<()> {
         dir.store.certificates(s.id)?.len()
     );
     Ok(())
+}
+
+/// The enforcement flags that are on, by their CLI names.
+pub fn enforced(flags: &sceptic_store::Enforcement) -> String {
+    let on: Vec<&str> = [
+        ("post-only", flags.post_only),
+        ("signer-digital-signature", flags.signer_digital_signature),
+        ("respect-key-usage", flags.respect_key_usage),
+        ("self-signed-matches-csr", flags.self_signed_matches_csr),
+        ("strict-content-types", flags.strict_content_types),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    if on.is_empty() {
+        "nothing beyond RFC 8894 (no enforcement flag is on)".into()
+    } else {
+        on.join(", ")
+    }
 }
 
 /// A Unix time as RFC 3339 UTC, as operators read it in other PKI tools.

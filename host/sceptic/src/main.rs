@@ -9,6 +9,7 @@ mod datadir;
 mod lifecycle;
 mod operate;
 mod pki;
+mod trust;
 
 use clap::Parser;
 

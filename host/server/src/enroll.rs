@@ -15,12 +15,13 @@ use sceptic_store::{NewHeldRequest, SecretClaim};
 use sha2::{Digest, Sha256};
 
 use crate::App;
-use crate::broker::StoreSecrets;
+use crate::broker::{StoreCertificates, StoreSecrets};
 use crate::issue::{self, IssueContext, Issued};
 use crate::reply::{
     self, Facts, HOST, Origin, PkiReply, Refusal, fail_info_from_wit, host_refusal,
 };
 use crate::runtime::ServiceRuntime;
+use crate::enforce::{self, Delivery};
 use crate::{held, retrieve};
 
 pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origin) -> PkiReply {
@@ -47,7 +48,7 @@ pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origi
             return reply::refuse_unverified(rt, &facts, rejection);
         }
     };
-    let mut facts = Facts::from_message(&message, origin);
+    let mut facts = Facts::from_message(rt, &message, origin);
     // Refused before decryption and before any plugin runs: nothing is issued and
     // no secret is consumed while a service is disabled.
     if let Some(reason) = disabled {
@@ -59,7 +60,24 @@ pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origi
             HOST,
         );
     }
-    let outcome = open(rt, &message, &mut facts).and_then(|opened| match message.message_type {
+    // RFC 8894 §3.5.2: a digest the service does not take is badAlg.
+    if !rt.allows_digest(message.digest) {
+        tracing::warn!(service = %rt.name,
+            "refused a request signed with {}, which this service does not accept. To accept it: \
+             `sceptic service edit {} --client-digests {},{}`",
+            message.digest.name(), rt.name, rt.service.algorithms.client_digests.join(","), message.digest.name());
+        return reply::refuse(
+            app,
+            rt,
+            &facts,
+            Rejection::new(
+                FailInfo::BadAlg,
+                format!("digest {} is not allowed by this service", message.digest.name()),
+            ),
+            HOST,
+        );
+    }
+    let outcome = open(rt, &message, origin, &mut facts).and_then(|opened| match message.message_type {
         MessageType::PkcsReq | MessageType::RenewalReq => {
             enroll(app, rt, &message, &facts, &opened)
         }
@@ -82,12 +100,25 @@ pub struct Opened {
     pub signer: CertificateInfo,
     pub plaintext: Vec<u8>,
     pub cipher: ContentCipher,
+    /// The PKCS#10 request inside a PKCSReq or RenewalReq.
+    pub csr: Option<CsrInfo>,
+    /// Whom a SUCCESS answering this message is encrypted to.
+    pub delivery: Result<Delivery, Rejection>,
 }
 
-fn open(rt: &ServiceRuntime, message: &PkiMessage, facts: &mut Facts) -> Result<Opened, Refusal> {
+/// Verifies the signer, applies the service's enforcement flags and opens the
+/// envelope; for an enrollment, also reads the CSR inside.
+fn open(
+    rt: &ServiceRuntime,
+    message: &PkiMessage,
+    origin: &Origin,
+    facts: &mut Facts,
+) -> Result<Opened, Refusal> {
+    enforce::check_transport(rt, origin)?;
     let signer = sceptic_proto::describe_certificate(&message.signer_certificate_der)
         .map_err(|r| (r, HOST.to_owned()))?;
     facts.signer_key = hex::encode(Sha256::digest(&signer.spki_der));
+    enforce::check_signer(rt, &signer)?;
     let envelope = message.content.as_deref().ok_or_else(|| {
         host_refusal(
             FailInfo::BadRequest,
@@ -124,10 +155,22 @@ fn open(rt: &ServiceRuntime, message: &PkiMessage, facts: &mut Facts) -> Result<
         }
         (rejection, HOST.to_owned())
     })?;
+    let csr = match message.message_type {
+        MessageType::PkcsReq | MessageType::RenewalReq => {
+            let csr =
+                sceptic_proto::parse_csr(&opened.plaintext).map_err(|r| (r, HOST.to_owned()))?;
+            enforce::check_self_signed(rt, &signer, &csr)?;
+            Some(csr)
+        }
+        _ => None,
+    };
+    let delivery = enforce::delivery(rt, &signer, csr.as_ref()).map_err(|(rejection, _)| rejection);
     Ok(Opened {
         signer,
         plaintext: opened.plaintext,
         cipher: opened.cipher,
+        csr,
+        delivery,
     })
 }
 
@@ -138,7 +181,15 @@ fn enroll(
     facts: &Facts,
     opened: &Opened,
 ) -> Result<PkiReply, Refusal> {
-    let csr = sceptic_proto::parse_csr(&opened.plaintext).map_err(|r| (r, HOST.to_owned()))?;
+    let csr = opened
+        .csr
+        .as_ref()
+        .expect("open() reads the CSR of every enrollment");
+    // Refused before any plugin runs or secret is spent: a certificate that could
+    // not be delivered must not be issued.
+    if let Err(rejection) = &opened.delivery {
+        return Err((rejection.clone(), HOST.to_owned()));
+    }
     // A repeated request gets the state of the first one (RFC 8894 §3.3.3: the
     // transactionID identifies the enrollment), never a second certificate.
     if let Some(existing) = app
@@ -148,24 +199,29 @@ fn enroll(
     {
         return held::answer(app, rt, existing, facts, opened, false);
     }
+    // Only a true retry: the same kind of message, from a signer that does not
+    // already hold that certificate. Clients that derive the transactionID from
+    // the key (micromdm scepclient) renew with the same ID as their first
+    // PKCSReq, and a renewal signed by the certificate it would get back is a new
+    // request, not a lost answer.
     if let Some(certificate) = app
         .store
-        .certificate_for_transaction(rt.service.id, &facts.transaction_id, &facts.signer_key)
+        .certificate_for_transaction(
+            rt.service.id,
+            &facts.transaction_id,
+            &facts.signer_key,
+            Some(&facts.message_type),
+        )
         .map_err(|e| store_failure(rt, e))?
+        .filter(|c| *c != opened.signer.der)
     {
-        return reply::success(
-            rt,
-            facts,
-            certificate,
-            &message.signer_certificate_der,
-            opened.cipher,
-        );
+        return reply::success(rt, facts, certificate, opened);
     }
     let request = issue::wit_request(
         rt,
         message.message_type,
         &facts.transaction_id,
-        &csr,
+        csr,
         &opened.signer,
         facts.method,
         &facts.client_address,
@@ -177,9 +233,14 @@ fn enroll(
         challenge: csr.challenge_password.clone(),
         signer_key: facts.signer_key.clone(),
     });
-    let decision = rt
-        .chain
-        .evaluate(rt.name.clone(), &request, secrets.clone());
+    let certificates: Arc<dyn sceptic_plugins::CertificateBroker> =
+        Arc::new(StoreCertificates::new(app.store.clone(), rt));
+    let decision = rt.chain.evaluate(
+        rt.name.clone(),
+        &request,
+        secrets.clone(),
+        certificates.clone(),
+    );
     for (plugin, fault) in &decision.faults {
         reply::audit_fault(app, rt, &facts.transaction_id, plugin, fault);
     }
@@ -207,13 +268,7 @@ fn enroll(
                 Issued::Certificate(der) => {
                     tracing::info!(service = %rt.name, transaction = %facts.transaction_id, method = facts.method,
                         cipher = opened.cipher.name(), digest = message.digest.name(), "certificate delivered");
-                    reply::success(
-                        rt,
-                        facts,
-                        der,
-                        &message.signer_certificate_der,
-                        opened.cipher,
-                    )
+                    reply::success(rt, facts, der, opened)
                 }
                 Issued::Pending(ticket) => {
                     let issuer = rt.issuer.identity().to_string();
@@ -223,7 +278,7 @@ fn enroll(
                         issuer_ticket: Some(ticket),
                         claim: context.claim.clone(),
                     };
-                    hold(app, rt, facts, opened, &csr, routing)
+                    hold(app, rt, facts, opened, csr, routing)
                 }
             };
         }
@@ -238,7 +293,7 @@ fn enroll(
             let Some(approval) = &rt.approval else {
                 return Err(refusal);
             };
-            let routed = approval.evaluate(rt.name.clone(), &request, secrets);
+            let routed = approval.evaluate(rt.name.clone(), &request, secrets, certificates);
             match routed.map(|e| e.decision) {
                 Ok(sceptic_plugins::types::Decision::Pending(queue)) => {
                     (queue, approval.identity().to_string())
@@ -263,7 +318,7 @@ fn enroll(
         issuer_ticket: None,
         claim: None,
     };
-    hold(app, rt, facts, opened, &csr, routing)
+    hold(app, rt, facts, opened, csr, routing)
 }
 
 /// Why a request is held, and what it already used.

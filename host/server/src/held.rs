@@ -35,10 +35,11 @@ pub fn poll(
                     rt.service.id,
                     &facts.transaction_id,
                     &facts.signer_key,
+                    None,
                 )
                 .map_err(|e| store_failure(rt, e))?
             {
-                return reply::success(rt, facts, certificate, &opened.signer.der, opened.cipher);
+                return reply::success(rt, facts, certificate, opened);
             }
             Err(host_refusal(
                 FailInfo::BadCertId,
@@ -69,7 +70,7 @@ pub fn answer(
     match held.status {
         RequestStatus::Issued => match held.certificate {
             Some(certificate) => {
-                reply::success(rt, facts, certificate, &opened.signer.der, opened.cipher)
+                reply::success(rt, facts, certificate, opened)
             }
             None => Err(host_refusal(
                 FailInfo::BadRequest,
@@ -168,7 +169,7 @@ fn ask_issuer(
     };
     match issue::poll_issuer(app, rt, ticket, &request, &context) {
         Ok(Issued::Certificate(der)) => {
-            reply::success(rt, facts, der, &opened.signer.der, opened.cipher).map(Some)
+            reply::success(rt, facts, der, opened).map(Some)
         }
         Ok(Issued::Pending(_)) => Ok(None),
         Err((rejection, by)) => {

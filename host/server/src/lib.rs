@@ -11,6 +11,7 @@ mod admin;
 mod broker;
 mod crl;
 pub mod decisions;
+mod enforce;
 mod enroll;
 mod held;
 mod issue;

@@ -3,11 +3,13 @@
 
 use sceptic_plugins::types::FailInfo as WitFailInfo;
 use sceptic_proto::{
-    CertRep, ContentCipher, DigestAlg, FailInfo, Outcome, PkiMessage, Rejection, SignatureDigest,
+    CertRep, FailInfo, Outcome, PkiMessage, Rejection, ReplyRecipient, SignatureDigest,
 };
 use sceptic_store::{AuditEvent, TransactionRecord};
 
 use crate::App;
+use crate::enforce::Delivery;
+use crate::enroll::Opened;
 use crate::runtime::ServiceRuntime;
 
 /// What the HTTP layer sends back.
@@ -24,6 +26,8 @@ pub enum PkiReply {
 pub struct Origin {
     pub method: &'static str,
     pub client_address: String,
+    /// The POST's Content-Type header, if any (for `strict-content-types`).
+    pub content_type: Option<String>,
 }
 
 /// Who answers a refusal that happened in the host, for the audit log.
@@ -61,7 +65,7 @@ impl Facts {
         }
     }
 
-    pub fn from_message(message: &PkiMessage, origin: &Origin) -> Self {
+    pub fn from_message(rt: &ServiceRuntime, message: &PkiMessage, origin: &Origin) -> Self {
         Self {
             transaction_id: message.transaction_id.clone(),
             sender_nonce: message.sender_nonce.clone(),
@@ -69,13 +73,7 @@ impl Facts {
             signer_key: String::new(),
             client_address: origin.client_address.clone(),
             method: origin.method,
-            // Answer in the request's digest where we can sign with it; SHA-1 and
-            // SHA-224 requests get SHA-256 (RFC 8894 §3.5.2 lets the CA choose).
-            digest: match message.digest {
-                DigestAlg::Sha384 => SignatureDigest::Sha384,
-                DigestAlg::Sha512 => SignatureDigest::Sha512,
-                _ => SignatureDigest::Sha256,
-            },
+            digest: rt.reply_digest(message.digest),
         }
     }
 
@@ -97,18 +95,29 @@ fn sign(rt: &ServiceRuntime, rep: &CertRep) -> Result<PkiReply, String> {
         .map_err(|e| e.to_string())
 }
 
-/// SUCCESS carrying `certificate`, encrypted to the requester's signer certificate.
+/// Whom the content of a SUCCESS answering `opened` is encrypted to.
+fn recipient(rt: &ServiceRuntime, opened: &Opened) -> Result<ReplyRecipient, Refusal> {
+    match &opened.delivery {
+        Ok(Delivery::Signer) => Ok(ReplyRecipient::Certificate(opened.signer.der.clone())),
+        Ok(Delivery::Password(password)) => Ok(ReplyRecipient::Password {
+            password: password.as_bytes().to_vec(),
+            kek: rt.kek_cipher(),
+        }),
+        Err(rejection) => Err((rejection.clone(), HOST.to_owned())),
+    }
+}
+
+/// SUCCESS carrying `certificate`, encrypted to the requester (see [`recipient`]).
 pub fn success(
     rt: &ServiceRuntime,
     facts: &Facts,
     certificate: Vec<u8>,
-    recipient: &[u8],
-    cipher: ContentCipher,
+    opened: &Opened,
 ) -> Result<PkiReply, Refusal> {
     let outcome = Outcome::Success {
         issued_certificate_der: certificate,
-        recipient_certificate_der: recipient.to_vec(),
-        cipher,
+        recipient: recipient(rt, opened)?,
+        cipher: rt.reply_cipher(opened.cipher),
     };
     sign(rt, &facts.rep(outcome)).map_err(|e| host_refusal(FailInfo::BadRequest, e))
 }
@@ -118,13 +127,12 @@ pub fn crl_success(
     rt: &ServiceRuntime,
     facts: &Facts,
     crl: Vec<u8>,
-    recipient: &[u8],
-    cipher: ContentCipher,
+    opened: &Opened,
 ) -> Result<PkiReply, Refusal> {
     let outcome = Outcome::Crl {
         crl_der: crl,
-        recipient_certificate_der: recipient.to_vec(),
-        cipher,
+        recipient: recipient(rt, opened)?,
+        cipher: rt.reply_cipher(opened.cipher),
     };
     sign(rt, &facts.rep(outcome)).map_err(|e| host_refusal(FailInfo::BadRequest, e))
 }

@@ -54,13 +54,7 @@ pub fn get_cert(
             "GetCert is answered only to the certificate's key holder or a holder of a current certificate of this service",
         ));
     }
-    reply::success(
-        rt,
-        facts,
-        certificate.der,
-        &opened.signer.der,
-        opened.cipher,
-    )
+    reply::success(rt, facts, certificate.der, opened)
 }
 
 /// GetCRL: the messageData names the CA by IssuerAndSerialNumber.
@@ -78,5 +72,5 @@ pub fn get_crl(
             "the CRL is not available; try again later",
         )
     })?;
-    reply::crl_success(rt, facts, crl, &opened.signer.der, opened.cipher)
+    reply::crl_success(rt, facts, crl, opened)
 }

@@ -110,6 +110,10 @@ pub async fn route(
             "this service has no next CA certificate",
         ),
         "PKIOperation" => {
+            let content_type = req
+                .headers()
+                .get(CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
             let body = if method == Method::POST {
                 match read_body(req).await {
                     Ok(body) => body,
@@ -139,6 +143,7 @@ pub async fn route(
                     "GET"
                 },
                 client_address: client_address(peer),
+                content_type,
             };
             let Ok(_permit) = app.permits.acquire().await else {
                 return Ok(text(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sceptic_keys::RsaKey;
 use sceptic_plugins::{CaSigner, Issuer, PluginEngine, Policy, PolicyChain};
-use sceptic_proto::ContentCipher;
+use sceptic_proto::{ContentCipher, DigestAlg, SignatureDigest};
 use sceptic_store::{Service, Store};
 
 /// One RA certificate with its key. Newest first in [`ServiceRuntime::ra`].
@@ -42,6 +42,56 @@ impl ServiceRuntime {
             .iter()
             .any(|c| c == cipher.name())
     }
+
+    /// Whether clients may sign with `digest` (names as in `--client-digests`).
+    pub fn allows_digest(&self, digest: DigestAlg) -> bool {
+        self.service
+            .algorithms
+            .client_digests
+            .iter()
+            .any(|d| d == digest.name())
+    }
+
+    /// The cipher of a SUCCESS answering a request encrypted with `requested`:
+    /// the service's reply cipher, or the request's own, but never single DES
+    /// (RFC 8894 §2.9; 3DES instead).
+    pub fn reply_cipher(&self, requested: ContentCipher) -> ContentCipher {
+        let chosen = cipher_named(&self.service.algorithms.reply_cipher).unwrap_or(requested);
+        match chosen {
+            ContentCipher::Des => ContentCipher::Des3,
+            other => other,
+        }
+    }
+
+    /// The digest of the RA's signature on a reply to a request signed with
+    /// `requested`: the service's reply digest, or in kind where we sign with it
+    /// (SHA-384/512); MD5, SHA-1 and SHA-224 requests get SHA-256 (RFC 8894
+    /// §3.5.2 lets the CA choose).
+    pub fn reply_digest(&self, requested: DigestAlg) -> SignatureDigest {
+        match self.service.algorithms.reply_digest.as_str() {
+            "sha256" => SignatureDigest::Sha256,
+            "sha384" => SignatureDigest::Sha384,
+            "sha512" => SignatureDigest::Sha512,
+            _ => match requested {
+                DigestAlg::Sha384 => SignatureDigest::Sha384,
+                DigestAlg::Sha512 => SignatureDigest::Sha512,
+                _ => SignatureDigest::Sha256,
+            },
+        }
+    }
+
+    /// The key-encryption cipher of a password-encrypted reply (RFC 3211).
+    pub fn kek_cipher(&self) -> ContentCipher {
+        match cipher_named(&self.service.algorithms.kek_cipher) {
+            Some(ContentCipher::Des) | None => ContentCipher::Aes256,
+            Some(other) => other,
+        }
+    }
+}
+
+/// A content cipher by its CLI name; `None` for `as-request` and the unknown.
+fn cipher_named(name: &str) -> Option<ContentCipher> {
+    ContentCipher::ALL.into_iter().find(|c| c.name() == name)
 }
 
 /// GetCACaps (RFC 8894 §3.5.2): only what this service really enforces.
@@ -56,20 +106,40 @@ pub fn capabilities(service: &Service) -> String {
         caps.push("DES3");
     }
     caps.push("POSTPKIOperation");
+    // §3.5.2 "Renewal": only where a policy authorises renewal by the signer's
+    // certificate; elsewhere a RenewalReq needs a secret like any request.
+    if renews(service) {
+        caps.push("Renewal");
+    }
     // SCEPStandard promises AES, POSTPKIOperation and SHA-256 together (§3.5.2).
-    if aes {
+    if aes && service.algorithms.client_digests.iter().any(|d| d == "sha256") {
         caps.push("SCEPStandard");
     }
-    caps.extend(["SHA-1", "SHA-256", "SHA-512"]);
+    // Digests clients may sign with. §3.5.2 has keywords for these three only:
+    // SHA-224 and SHA-384 are accepted when listed but not advertised, and MD5
+    // (a legacy allowance, not an offer) never is.
+    for (name, cap) in [("sha1", "SHA-1"), ("sha256", "SHA-256"), ("sha512", "SHA-512")] {
+        if service.algorithms.client_digests.iter().any(|d| d == name) {
+            caps.push(cap);
+        }
+    }
     let mut body = caps.join("\n");
     body.push('\n');
     body
 }
 
+/// Whether the chain holds the built-in trusted-cert-policy with renewal on.
+fn renews(service: &Service) -> bool {
+    service.policies.iter().any(|p| {
+        p.plugin == "builtin:trusted-cert-policy"
+            && p.config.get("allow-renewal").map(String::as_str) != Some("false")
+    })
+}
+
 /// Loads every key a service needs and its plugins (compile, link, `init`).
 pub fn load_service(
     engine: &PluginEngine,
-    store: &Store,
+    store: &Arc<Store>,
     data_dir: &Path,
     service: Service,
     ca_keys: &mut HashMap<i64, Arc<RsaKey>>,
@@ -113,7 +183,13 @@ pub fn load_service(
         service.issuer.config.clone(),
         &service.name,
         Arc::new(signer),
-    )?;
+    )?
+    .with_certificates(Arc::new(crate::broker::StoreCertificates {
+        store: store.clone(),
+        service_id: service.id,
+        ca_id: service.ca_id,
+        ca_certificate: ca.certificate.clone(),
+    }));
     let name: Arc<str> = service.name.as_str().into();
     let mut ca_certs = issuer.ca_certificates(name.clone())?;
     ca_certs.push(ra[0].certificate_der.clone());
@@ -152,7 +228,7 @@ impl ServiceTable {
     /// Builds the table, reusing runtimes whose service did not change.
     pub fn build(
         engine: &PluginEngine,
-        store: &Store,
+        store: &Arc<Store>,
         data_dir: &Path,
         previous: Option<&ServiceTable>,
     ) -> anyhow::Result<Self> {

@@ -227,13 +227,16 @@ impl Store {
         service_id: i64,
         transaction_id: &str,
         signer_key: &str,
+        message_type: Option<&str>,
     ) -> Result<Option<Vec<u8>>> {
         let conn = self.conn()?;
         Ok(conn
             .query_row(
-                "SELECT der FROM certificates WHERE service_id = ?1 AND transaction_id = ?2 AND signer_key = ?3
-                 ORDER BY id DESC LIMIT 1",
-                params![service_id, transaction_id, signer_key],
+                "SELECT c.der FROM certificates c JOIN transactions t ON t.certificate_id = c.id
+                 WHERE c.service_id = ?1 AND c.transaction_id = ?2 AND c.signer_key = ?3
+                   AND (?4 IS NULL OR t.message_type = ?4)
+                 ORDER BY c.id DESC LIMIT 1",
+                params![service_id, transaction_id, signer_key, message_type],
                 |r| r.get(0),
             )
             .optional()?)
