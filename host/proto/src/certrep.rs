@@ -197,6 +197,37 @@ fn seal(
     .map_err(BuildError::Envelope)
 }
 
+/// The GetNextCACert answer (RFC 8894 §4.7.1): a SignedData signed by the current
+/// RA whose content is a degenerate certificates-only SignedData holding `next`,
+/// the certificates to use once the current ones expire. Only contentType and
+/// messageDigest are signed (it is not a pkiMessage: no SCEP attributes).
+pub fn build_next_ca_cert(
+    next: &[Vec<u8>],
+    ra_cert_der: &[u8],
+    ra_key: &RsaKey,
+    digest: SignatureDigest,
+) -> Result<Vec<u8>, BuildError> {
+    let content = certs_only(next);
+    let algorithm = DigestAlg::from(digest);
+    let message_digest = algorithm
+        .digest(&content)
+        .ok_or_else(|| BuildError::Sign(format!("{algorithm} is not available")))?;
+    let signer = Signer {
+        certificate_der: ra_cert_der,
+        digest: algorithm,
+        signature_algorithm: oids::RSA_ENCRYPTION,
+    };
+    signed_data::assemble(
+        Some(&content),
+        Vec::new(),
+        &message_digest,
+        AttributeOrder::Sorted,
+        &signer,
+        &|signed| ra_key.sign(digest, signed).map_err(|e| e.to_string()),
+    )
+    .map_err(BuildError::Sign)
+}
+
 /// A degenerate certificates-only SignedData ContentInfo (RFC 8894 §3.4), DER, holding
 /// `certs` in the given order: the GetCACert answer for a CA with an RA, and the
 /// content of a CertRep SUCCESS.

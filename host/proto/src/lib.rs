@@ -43,7 +43,8 @@ pub use algorithms::{ContentCipher, DigestAlg, KeyTransport};
 pub use ber::BerError;
 pub use certinfo::{CertificateInfo, describe_certificate, issued_by};
 pub use certrep::{
-    BuildError, CertRep, Outcome, ReplyRecipient, build_cert_rep, certs_only, crls_only,
+    BuildError, CertRep, Outcome, ReplyRecipient, build_cert_rep, build_next_ca_cert, certs_only,
+    crls_only,
 };
 pub use csr::{CsrInfo, San, SanKind, parse_csr};
 pub use message::{DecodeError, OpenedEnvelope, PkiMessage, decode_pki_message, open_envelope};

@@ -270,3 +270,28 @@ fn openssl_reads_the_crl_in_a_get_crl_cert_rep() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn openssl_verifies_a_get_next_ca_cert_answer_and_reads_the_next_certificates() {
+    if !openssl_available() {
+        return;
+    }
+    let f = fixture();
+    let next = vec![f.other_ra_cert.clone()];
+    let answer =
+        crate::build_next_ca_cert(&next, &f.ra_cert, &f.ra_key, SignatureDigest::Sha256).unwrap();
+    let dir = Scratch::new("next-ca");
+    let message = dir.file("next.der", &answer);
+    let content = dir.path("content.der");
+    verify_and_extract(&message, &content);
+    assert_eq!(std::fs::read(&content).unwrap(), certs_only(&next));
+    let pem = openssl_stdout(&[
+        &"pkcs7",
+        &"-inform",
+        &"DER",
+        &"-in",
+        &content,
+        &"-print_certs",
+    ]);
+    assert!(pem.contains("CN = Other RA"), "{pem}");
+}
