@@ -15,6 +15,7 @@ const GUESTS: &[&str] = &[
     "fault-policy",
     "deferred-issuer",
     "trusted-cert-policy",
+    "script-policy",
     "legacy-policy",
 ];
 

@@ -37,7 +37,8 @@ pub mod v0_1 {
     }
 }
 
-/// WIT v0.2 (`wit/v0.2`): v0.1 plus `sceptic:pki@0.2.0` (`trust`, `issued`).
+/// WIT v0.2 (`wit/v0.2`): v0.1 plus `sceptic:pki@0.2.0` (`trust`, `issued`) and,
+/// for issuers only, `sceptic:net@0.2.0` (`http`).
 pub mod v0_2 {
     /// The `policy-plugin` world. Its `sceptic:pki` modules are generated here and
     /// reused by the issuer world.
@@ -68,6 +69,7 @@ pub mod v0_2 {
         });
     }
 
+    pub use issuer::sceptic::net::http;
     pub use policy::sceptic::pki::{issued, trust};
 }
 

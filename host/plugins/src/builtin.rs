@@ -18,13 +18,27 @@ const TRUSTED_CERT_POLICY: &[u8] = include_bytes!(concat!(
     env!("SCEPTIC_PLUGIN_DIR"),
     "/trusted_cert_policy.wasm"
 ));
+const SCRIPT_POLICY: &[u8] =
+    include_bytes!(concat!(env!("SCEPTIC_PLUGIN_DIR"), "/script_policy.wasm"));
 
 const BUILTINS: &[(&str, &[u8])] = &[
     ("secret-policy", SECRET_POLICY),
     ("local-ca-issuer", LOCAL_CA_ISSUER),
     ("approval-policy", APPROVAL_POLICY),
     ("trusted-cert-policy", TRUSTED_CERT_POLICY),
+    ("script-policy", SCRIPT_POLICY),
 ];
+
+/// Built-ins whose calls reuse warm instances (`warm.rs`) instead of a fresh one
+/// per call. Each is reviewed to keep nothing between calls but what its `init`
+/// made from its configuration: `script-policy` keeps its parsed program.
+const REUSES_INSTANCES: &[&str] = &["script-policy"];
+
+/// Whether a plugin spec names a built-in that reuses warm instances.
+pub(crate) fn reuses_instances(spec: &str) -> bool {
+    spec.strip_prefix(BUILTIN_PREFIX)
+        .is_some_and(|name| REUSES_INSTANCES.contains(&name))
+}
 
 /// The component bytes of a built-in, by name without the prefix.
 pub fn builtin_component(name: &str) -> Option<&'static [u8]> {

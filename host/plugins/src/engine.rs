@@ -1,6 +1,7 @@
 //! The one wasmtime engine of the process, its epoch ticker, and component loading.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub struct PluginEngine {
     /// Compiled components by content hash: services sharing a plugin, and reloads
     /// that keep one, compile it once.
     compiled: Arc<Mutex<HashMap<String, Component>>>,
+    /// Idle warm instances of every policy on this engine (`warm.rs`), against
+    /// [`limits::WARM_INSTANCES_TOTAL`].
+    pub(crate) warm_idle: Arc<AtomicUsize>,
 }
 
 impl PluginEngine {
@@ -58,6 +62,8 @@ impl PluginEngine {
         wasmtime_wasi::p2::add_to_linker_sync(&mut issuer_linker)?;
         IssuerPlugin::add_to_linker::<_, HasSelf<_>>(&mut issuer_linker, |s| s)?;
         issued::add_to_linker::<_, HasSelf<_>>(&mut issuer_linker, |s| s)?;
+        // Outbound HTTP for issuers only: never in the policy linker.
+        crate::bindings::v0_2::http::add_to_linker::<_, HasSelf<_>>(&mut issuer_linker, |s| s)?;
 
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -74,6 +80,7 @@ impl PluginEngine {
             policy_linker: Arc::new(policy_linker),
             issuer_linker: Arc::new(issuer_linker),
             compiled: Arc::default(),
+            warm_idle: Arc::default(),
         })
     }
 

@@ -157,6 +157,9 @@ pub struct PluginState {
     /// Lent per call; None during `init` (`pki.rs` answers accordingly).
     pub(crate) certificates: Option<Arc<dyn CertificateBroker>>,
     pub(crate) signer: Option<Arc<CaSigner>>,
+    /// Issuer calls only, lent after `init` (`http.rs`); None answers every
+    /// request with an error.
+    pub(crate) http: Option<crate::http::OutboundHttp>,
     /// The secret this call matched, and whether the plugin claimed it.
     pub(crate) matched: Option<MatchedSecret>,
     pub(crate) claimed: Option<MatchedSecret>,
@@ -181,6 +184,7 @@ impl PluginState {
             secrets: None,
             certificates: None,
             signer: None,
+            http: None,
             matched: None,
             claimed: None,
         }

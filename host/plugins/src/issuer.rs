@@ -9,6 +9,7 @@ use crate::bindings::types::{FailInfo, IssueResult, Request};
 use crate::bindings::{ISSUER_EXPORTS, Wit, v0_1, v0_2};
 use crate::engine::{PluginEngine, classify};
 use crate::host::{CaSigner, CertificateBroker, PluginIdentity, PluginState};
+use crate::http::{AllowedHosts, OutboundHttp};
 use crate::limits::ISSUER_DEADLINE_MS;
 use crate::{Fault, LoadError};
 
@@ -63,6 +64,8 @@ pub struct Issuer {
     config: Arc<BTreeMap<String, String>>,
     signer: Arc<CaSigner>,
     certificates: Option<Arc<dyn CertificateBroker>>,
+    /// The hosts `sceptic:net/http` may reach, from the operator's settings.
+    allowed_hosts: AllowedHosts,
 }
 
 impl Issuer {
@@ -73,6 +76,12 @@ impl Issuer {
         service: &str,
         signer: Arc<CaSigner>,
     ) -> Result<Self, LoadError> {
+        // The host's own setting first: refusing it costs no compilation.
+        let allowed_hosts =
+            AllowedHosts::from_config(&config).map_err(|detail| LoadError::Init {
+                plugin: spec.to_owned(),
+                detail,
+            })?;
         let (component, identity, wit) = engine.compile(spec, WORLD, ISSUER_EXPORTS)?;
         let invalid = |e: wasmtime::Error| LoadError::Invalid {
             plugin: spec.to_owned(),
@@ -98,6 +107,7 @@ impl Issuer {
             config: Arc::new(config),
             signer,
             certificates: None,
+            allowed_hosts,
         };
         issuer
             .run(service.into(), |_, _| Ok(()))
@@ -155,6 +165,8 @@ impl Issuer {
         service: Arc<str>,
         then: impl FnOnce(&mut Store<PluginState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, Fault> {
+        // Its time budget counts from the start of the call.
+        let mut http = Some(OutboundHttp::for_call(self.allowed_hosts.clone()));
         let mut store =
             self.engine
                 .store(&self.identity, service, &self.config, ISSUER_DEADLINE_MS);
@@ -169,6 +181,7 @@ impl Issuer {
             }
             // As for policies: `init` gets no certificates, at load time or later.
             store.data_mut().certificates = self.certificates.clone();
+            store.data_mut().http = http.take();
             Ok(Ok(then(&mut store, &plugin)?))
         })();
         match result {

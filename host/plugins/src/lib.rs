@@ -5,7 +5,10 @@
 //! the host interfaces plugins import, and the limits every call runs under. A
 //! component is compiled once and pre-linked into an `InstancePre`; every call gets
 //! a fresh `Store` and instance (tens of microseconds), so no state leaks from one
-//! request into the next and a trapped instance is never re-entered. Any fault in a
+//! request into the next and a trapped instance is never re-entered. The one
+//! exception is opt-in, for built-ins that parse a program at `init`
+//! (`script-policy`): they keep a few warm instances, and a faulted one is dropped
+//! (`warm.rs`). Any fault in a
 //! policy (trap, deadline, out of memory, failing `init`) is reported as a fault and
 //! turned into a deny by the chain: sceptic fails closed.
 
@@ -14,24 +17,29 @@ mod builtin;
 mod chain;
 mod engine;
 mod host;
+mod http;
 mod issuer;
 pub mod limits;
 mod pki;
 mod policy;
+mod script;
+mod warm;
 
 pub use bindings::types;
 pub use bindings::v0_1::issuer::sceptic::host::signing;
 pub use bindings::v0_1::policy::sceptic::host::secrets::SecretKind;
 pub use builtin::{BUILTIN_PREFIX, builtin_component, builtin_names, test_component_path};
-pub use chain::{ChainDecision, PolicyChain, Verdict};
+pub use chain::{ChainDecision, DEFAULT_DENY, PolicyChain, Verdict};
 pub use engine::PluginEngine;
 pub use host::{
     CaSigner, CertificateBroker, IssuedCertificate, MatchedSecret, NoCertificates, PluginIdentity,
     SecretBroker, TrustedSigner,
 };
+pub use http::ALLOWED_HOSTS;
 pub use issuer::{IssueOutcome, Issuer};
 pub use pki::{ANCHOR_SETS, MAX_VERIFY_CERTIFICATE_BYTES};
 pub use policy::{Evaluation, Policy};
+pub use script::{MAX_SCRIPT_BYTES, SCRIPT_POLICY};
 
 /// Why a plugin call produced no answer. Each is audited with the plugin's name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,7 +15,9 @@ pub const POLICY_DEADLINE_MS: u64 = 1_000;
 
 /// Wall-clock budget of one issuer call. Issuer adapters may talk to a remote CA
 /// over HTTP, so they get longer than policies; past this the client gets FAILURE
-/// instead of hanging.
+/// instead of hanging. The host's HTTP requests cannot be interrupted by the
+/// deadline, so they bound themselves: all of one call's end 2 s before it
+/// (`http.rs`, checked at compile time).
 pub const ISSUER_DEADLINE_MS: u64 = 10_000;
 
 /// Linear memory one plugin instance may use. The built-ins need well under 2 MiB;
@@ -44,11 +46,34 @@ pub const POOLED_TABLES: u32 = POOLED_COMPONENT_INSTANCES * 8;
 /// not the reservation decides when growth fails.
 pub const MEMORY_RESERVATION_BYTES: u64 = 256 << 20;
 
+/// Idle warm instances one policy keeps (`warm.rs`), for the built-ins that opt
+/// in. Requests a policy serves at once beyond this get a fresh instance, which
+/// is then dropped; two cores rarely run more than a few policy calls at once.
+pub const WARM_INSTANCES_PER_POLICY: usize = 4;
+
+/// Idle warm instances across the engine. Each holds one of the
+/// [`POOLED_COMPONENT_INSTANCES`] slots, so this keeps three quarters of them for
+/// fresh calls however many services use a warm built-in.
+pub const WARM_INSTANCES_TOTAL: usize = POOLED_COMPONENT_INSTANCES as usize / 4;
+
+/// Calls after which a warm instance is retired and replaced by a fresh one. It
+/// bounds how long anything a guest keeps (fragmentation, a leak) can build up;
+/// one re-initialisation (about a millisecond) per this many calls costs nothing.
+pub const WARM_INSTANCE_MAX_CALLS: u32 = 10_000;
+
+/// A warm instance whose memory grew past this is retired rather than kept, so a
+/// guest that creeps towards [`MEMORY_CAP_BYTES`] is replaced before a request
+/// would fault on it.
+pub const WARM_RETIRE_MEMORY_BYTES: usize = MEMORY_CAP_BYTES / 2;
+
 /// Enforces [`MEMORY_CAP_BYTES`] and remembers that it did, so the audit log can
 /// say "out of memory" rather than a generic trap.
 #[derive(Debug, Default)]
 pub struct Limiter {
     pub memory_exceeded: bool,
+    /// The largest size a memory of this store asked to grow to (warm instances
+    /// are retired past [`WARM_RETIRE_MEMORY_BYTES`]).
+    pub peak_memory_bytes: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -58,6 +83,7 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
         if desired > MEMORY_CAP_BYTES {
             self.memory_exceeded = true;
             wasmtime::bail!(

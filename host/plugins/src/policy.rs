@@ -1,4 +1,5 @@
-//! One loaded policy plugin, of any supported WIT version.
+//! One loaded policy plugin, of any supported WIT version: a fresh instance per
+//! call, or warm instances for the built-ins that opt in (`warm.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,9 +8,11 @@ use wasmtime::Store;
 
 use crate::bindings::types::{Decision, Request};
 use crate::bindings::{POLICY_EXPORTS, Wit, v0_1, v0_2};
+use crate::builtin::reuses_instances;
 use crate::engine::{PluginEngine, classify};
 use crate::host::{CertificateBroker, MatchedSecret, PluginIdentity, PluginState, SecretBroker};
-use crate::limits::POLICY_DEADLINE_MS;
+use crate::limits::{EPOCH_TICK_MS, POLICY_DEADLINE_MS};
+use crate::warm::{WarmInstance, WarmPool};
 use crate::{Fault, LoadError};
 
 const WORLD: &str = "policy-plugin";
@@ -22,7 +25,7 @@ enum Pre {
 
 /// One instance. Both versions take and give the same `Request` and `Decision`
 /// types (v0.2 maps them onto v0.1's), so dispatch is a plain match.
-enum Instance {
+pub(crate) enum Instance {
     V0_1(v0_1::policy::PolicyPlugin),
     V0_2(v0_2::policy::PolicyPlugin),
 }
@@ -62,6 +65,8 @@ pub struct Policy {
     pre: Pre,
     identity: Arc<PluginIdentity>,
     config: Arc<BTreeMap<String, String>>,
+    /// Some when calls reuse warm instances instead of a fresh one each.
+    warm: Option<WarmPool>,
 }
 
 /// What one evaluation produced.
@@ -73,13 +78,19 @@ pub struct Evaluation {
 
 impl Policy {
     /// Compiles and links the plugin, then runs its `init` once so a bad
-    /// configuration is refused now, not on the first request.
+    /// configuration is refused now, not on the first request. For a built-in
+    /// that reuses instances, that instance becomes the first warm one.
+    /// `builtin:script-policy` gets its `file` read here (`script.rs`).
     pub fn load(
         engine: &PluginEngine,
         spec: &str,
         config: BTreeMap<String, String>,
         service: &str,
     ) -> Result<Self, LoadError> {
+        let config = crate::script::resolve(spec, config).map_err(|detail| LoadError::Init {
+            plugin: spec.to_owned(),
+            detail,
+        })?;
         let (component, identity, wit) = engine.compile(spec, WORLD, POLICY_EXPORTS)?;
         let invalid = |e: wasmtime::Error| LoadError::Invalid {
             plugin: spec.to_owned(),
@@ -98,21 +109,29 @@ impl Policy {
                 Pre::V0_2(v0_2::policy::PolicyPluginPre::new(instance_pre).map_err(invalid)?)
             }
         };
-        let policy = Self {
+        let mut policy = Self {
             engine: engine.clone(),
             pre,
             identity: Arc::new(identity),
             config: Arc::new(config),
+            warm: None,
         };
-        policy
-            .run(service.into(), None, None, |_, _| Ok(()))
-            .map_err(|fault| LoadError::Init {
-                plugin: spec.to_owned(),
-                detail: match fault {
-                    Fault::Init(refusal) => refusal,
-                    other => format!("its init {other}"),
-                },
-            })?;
+        let refused = |fault| LoadError::Init {
+            plugin: spec.to_owned(),
+            detail: match fault {
+                Fault::Init(refusal) => refusal,
+                other => format!("its init {other}"),
+            },
+        };
+        if reuses_instances(spec) {
+            let pool = WarmPool::new(engine.warm_idle.clone());
+            pool.give_back(policy.warm_instance(service.into()).map_err(refused)?);
+            policy.warm = Some(pool);
+        } else {
+            policy
+                .run(service.into(), None, None, |_, _| Ok(()))
+                .map_err(refused)?;
+        }
         Ok(policy)
     }
 
@@ -120,8 +139,28 @@ impl Policy {
         &self.identity
     }
 
-    /// Runs `init` and then `evaluate` in a fresh instance. The brokers serve the
-    /// `secrets` interface and (WIT v0.2) `trust` and `issued`, for this call only.
+    /// Turns warm instances on or off for this policy. Built-ins that opt in
+    /// (`builtin.rs`) have them on. Turning them on for another component lets
+    /// whatever it keeps in memory reach the next request (`warm.rs`): only for
+    /// components known to keep nothing, such as in tests; off is always safe
+    /// (benchmarks compare both).
+    pub fn with_instance_reuse(mut self, reuse: bool) -> Self {
+        self.warm = match (reuse, self.warm.take()) {
+            (false, _) => None,
+            (true, Some(pool)) => Some(pool),
+            (true, None) => Some(WarmPool::new(self.engine.warm_idle.clone())),
+        };
+        self
+    }
+
+    /// Idle warm instances this policy holds now (0 without reuse).
+    pub fn warm_instances(&self) -> usize {
+        self.warm.as_ref().map_or(0, WarmPool::idle)
+    }
+
+    /// Runs `init` and then `evaluate` in a fresh instance, or `evaluate` in a warm
+    /// one when the policy reuses instances. The brokers serve the `secrets`
+    /// interface and (WIT v0.2) `trust` and `issued`, for this call only.
     pub fn evaluate(
         &self,
         service: Arc<str>,
@@ -129,6 +168,9 @@ impl Policy {
         secrets: Arc<dyn SecretBroker>,
         certificates: Arc<dyn CertificateBroker>,
     ) -> Result<Evaluation, Fault> {
+        if let Some(pool) = &self.warm {
+            return self.evaluate_warm(pool, service, request, secrets, certificates);
+        }
         let mut claimed = None;
         let decision = self.run(
             service,
@@ -142,6 +184,66 @@ impl Policy {
         )?;
         let decision = decision.ok_or_else(|| Fault::BadAnswer("no decision".into()))?;
         Ok(Evaluation { decision, claimed })
+    }
+
+    /// `evaluate` in a warm instance, or in a new one that then stays warm. An
+    /// instance whose call fails in any way is dropped with its store: a fault is
+    /// a deny, and a faulted instance is never entered again.
+    fn evaluate_warm(
+        &self,
+        pool: &WarmPool,
+        service: Arc<str>,
+        request: &Request,
+        secrets: Arc<dyn SecretBroker>,
+        certificates: Arc<dyn CertificateBroker>,
+    ) -> Result<Evaluation, Fault> {
+        let mut warm = match pool.take() {
+            Some(mut warm) => {
+                warm.store
+                    .set_epoch_deadline(POLICY_DEADLINE_MS.div_ceil(EPOCH_TICK_MS));
+                warm
+            }
+            // The deadline armed for its `init` covers this first call too, as
+            // for a fresh instance.
+            None => self.warm_instance(service.clone())?,
+        };
+        let state = warm.store.data_mut();
+        state.service = service;
+        state.secrets = Some(secrets);
+        state.certificates = Some(certificates);
+        let WarmInstance {
+            store, instance, ..
+        } = &mut warm;
+        match instance.evaluate(store, request) {
+            Ok(decision) => {
+                let claimed = warm.store.data().claimed;
+                warm.calls += 1;
+                pool.give_back(warm);
+                Ok(Evaluation { decision, claimed })
+            }
+            Err(error) => Err(classify(error, &warm.store, POLICY_DEADLINE_MS)),
+        }
+    }
+
+    /// A new instance that ran `init`, its deadline armed. Unlike a fresh call,
+    /// `init` runs without the brokers: they are lent per `evaluate`.
+    fn warm_instance(&self, service: Arc<str>) -> Result<WarmInstance, Fault> {
+        let mut store =
+            self.engine
+                .store(&self.identity, service, &self.config, POLICY_DEADLINE_MS);
+        let result = (|| {
+            let instance = self.pre.instantiate(&mut store)?;
+            Ok(instance.init(&mut store)?.map(|()| instance))
+        })();
+        match result {
+            Ok(Ok(instance)) => Ok(WarmInstance {
+                store,
+                instance,
+                calls: 0,
+            }),
+            Ok(Err(refusal)) => Err(Fault::Init(refusal)),
+            Err(error) => Err(classify(error, &store, POLICY_DEADLINE_MS)),
+        }
     }
 
     /// Instantiates, calls `init` (every new instance gets it before anything else),
