@@ -490,7 +490,13 @@ pub fn scepclient(server: &Server, alias: &str, challenge: &str, cn: &str) -> Sc
 /// `scepclient` in `dir`: where key.pem and cert.pem exist (and csr.pem does
 /// not), it renews with a RenewalReq signed by cert.pem. An empty `challenge`
 /// sends none. Returns its output.
-pub fn scepclient_in(dir: &Path, server: &Server, alias: &str, challenge: &str, cn: &str) -> String {
+pub fn scepclient_in(
+    dir: &Path,
+    server: &Server,
+    alias: &str,
+    challenge: &str,
+    cn: &str,
+) -> String {
     require_tool("scepclient");
     let mut command = Command::new("timeout");
     command

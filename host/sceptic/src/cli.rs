@@ -1,15 +1,16 @@
 //! Command-line surface: every command takes `--data-dir` (default `./sceptic-data`,
 //! or `SCEPTIC_DATA_DIR`).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use sceptic_store::{PluginSpec, SecretKind, ServiceEdit};
+use sceptic_server::decisions::DecisionError;
+use sceptic_server::manage;
+use sceptic_store::{Ownership, SecretKind};
 
-use crate::datadir::{self, ALL_CLIENT_CIPHERS, DEFAULT_CLIENT_CIPHERS, DataDir};
+use crate::datadir::{self, DataDir};
 
 #[derive(Parser)]
 #[command(
@@ -55,13 +56,16 @@ enum Command {
     },
     /// Manage SCEP services.
     #[command(subcommand)]
-    Service(ServiceCommand),
+    Service(Box<ServiceCommand>),
     /// Manage a service's shared secrets (challenge passwords).
     #[command(subcommand)]
     Secret(SecretCommand),
     /// A service's trusted certificates (signers they issued may renew).
     #[command(subcommand)]
     Trust(crate::trust::TrustCommand),
+    /// Operator-written CEL policies: `policy test DIR` runs their decision cases.
+    #[command(subcommand)]
+    Policy(crate::policy_test::PolicyCommand),
     /// Requests held for manual approval: list, show, approve, reject.
     #[command(subcommand)]
     Request(crate::operate::RequestCommand),
@@ -84,12 +88,21 @@ enum Command {
 enum ServiceCommand {
     /// List services with their alias, ciphers and plugins.
     List,
-    /// Create a service with its own RA key and certificate.
+    /// Create a service with its own RA key and certificate. It belongs to a new
+    /// team and user named after it, with an API token for that team (printed
+    /// once), unless --team-id and --user-id name existing ones.
     Add {
         name: String,
         /// URL path segment: the service answers at /scep/ALIAS (default: the name).
         #[arg(long)]
         alias: Option<String>,
+        /// An existing team to own the service, instead of generated credentials
+        /// (`sceptic service show` names each service's team and user).
+        #[arg(long, requires = "user_id")]
+        team_id: Option<i64>,
+        /// A user of --team-id the service is made for.
+        #[arg(long, requires = "team_id")]
+        user_id: Option<i64>,
         #[command(flatten)]
         settings: ServiceSettings,
     },
@@ -158,6 +171,73 @@ struct ServiceSettings {
     enforcement: EnforcementSettings,
     #[command(flatten)]
     algorithms: AlgorithmSettings,
+    #[command(flatten)]
+    ra: RaSettingsArgs,
+}
+
+impl ServiceSettings {
+    /// The flags as the shared settings (`sceptic_server::manage` checks them).
+    fn settings(&self) -> anyhow::Result<manage::Settings> {
+        Ok(manage::Settings {
+            client_ciphers: self.client_ciphers.clone(),
+            policies: (!self.policies.is_empty()).then(|| self.policies.clone()),
+            issuer: self.issuer.clone(),
+            allow_unauthorised: self.allow_unauthorised,
+            approval: self.approval.clone(),
+            max_poll_count: self.max_poll_count,
+            min_poll_interval: self.min_poll_interval,
+            base_url: self.base_url.clone(),
+            enabled: None,
+            enforcement: self.enforcement.edit(),
+            algorithms: self.algorithms.edit()?,
+            ra: self.ra.edit()?,
+        })
+    }
+}
+
+/// The service's RA certificate (RFC 8894 §2.1: it signs replies and decrypts
+/// requests). Key size and subject apply to the next RA made (at `service add`,
+/// or the next rollover).
+#[derive(Args)]
+struct RaSettingsArgs {
+    /// RSA size of the RA key: 2048 (default), 3072 or 4096.
+    #[arg(long, value_name = "BITS")]
+    ra_key_bits: Option<u32>,
+    /// Subject (RFC 4514) of the RA certificate. Default: CN=sceptic RA NAME;
+    /// `default` goes back to it.
+    #[arg(long, value_name = "DN|default")]
+    ra_subject: Option<String>,
+    /// Make a successor RA (offered by GetNextCACert) when this share of the
+    /// current RA certificate's life is left, 0 to never. Default: 20.
+    #[arg(long, value_name = "PERCENT")]
+    ra_renew_at_percent: Option<u8>,
+    /// Who issues the RA certificate: local (default: the data directory's CA).
+    #[arg(long, value_name = "local")]
+    ra_issuer: Option<String>,
+    /// Turn OFF the check that the certificate issuer and the RA issuer chain to
+    /// the same root. Default: false, i.e. the check is ON and a service whose
+    /// issuer's CA does not chain to the RA's root is refused. Set true only for
+    /// an external CA (e.g. a CFSSL issuer adapter) whose clients get the RA from
+    /// GetCACert anyway.
+    #[arg(long, value_name = "true|false")]
+    skip_issuer_check: Option<bool>,
+}
+
+impl RaSettingsArgs {
+    fn edit(&self) -> anyhow::Result<sceptic_store::RaSettingsEdit> {
+        sceptic_store::RaSettingsEdit {
+            key_bits: self.ra_key_bits,
+            subject: self
+                .ra_subject
+                .as_ref()
+                .map(|s| (s != "default").then(|| s.clone())),
+            renew_at_percent: self.ra_renew_at_percent,
+            issuer: self.ra_issuer.clone(),
+            skip_issuer_check: self.skip_issuer_check,
+        }
+        .validated()
+        .map_err(|e| anyhow::anyhow!("--{e}"))
+    }
 }
 
 /// What clients may sign with, and what replies use (RFC 8894 §3.5.2).
@@ -303,12 +383,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::operate::request(&DataDir::open(&cli.data_dir)?, command)
         }
         Command::Cert(command) => crate::operate::cert(&DataDir::open(&cli.data_dir)?, command),
-        Command::Service(command) => service(&DataDir::open(&cli.data_dir)?, command),
+        Command::Service(command) => service(&DataDir::open(&cli.data_dir)?, *command),
         Command::SystemUrl { url, unset } => {
             crate::lifecycle::system_url(&DataDir::open(&cli.data_dir)?, url.as_deref(), unset)
         }
         Command::Secret(command) => secret(&DataDir::open(&cli.data_dir)?, command),
         Command::Trust(command) => crate::trust::run(&DataDir::open(&cli.data_dir)?, command),
+        Command::Policy(command) => crate::policy_test::run(command),
     }
 }
 
@@ -382,139 +463,33 @@ fn serve(
     })
 }
 
-/// `builtin:NAME,key=value,key=value` or `PATH,key=value`.
-fn plugin_spec(text: &str) -> anyhow::Result<PluginSpec> {
-    let mut parts = text.split(',');
-    let plugin = parts.next().unwrap_or_default().trim();
-    if plugin.is_empty() {
-        bail!("empty plugin in {text:?}; use builtin:NAME or a path to a .wasm file");
-    }
-    let mut config = BTreeMap::new();
-    for setting in parts {
-        let (key, value) = setting
-            .split_once('=')
-            .with_context(|| format!("plugin setting {setting:?} in {text:?} must be key=value"))?;
-        config.insert(key.trim().to_owned(), value.trim().to_owned());
-    }
-    Ok(PluginSpec {
-        plugin: plugin.to_owned(),
-        config,
-    })
-}
-
-fn ciphers(list: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for cipher in list
-        .iter()
-        .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty())
-    {
-        if !ALL_CLIENT_CIPHERS.contains(&cipher.as_str()) {
-            bail!(
-                "unknown cipher {cipher:?}; choose from {}",
-                ALL_CLIENT_CIPHERS.join(",")
-            );
+/// A management error as the CLI shows it: a refused value names its flag.
+pub fn cli_error(e: DecisionError) -> anyhow::Error {
+    match e {
+        DecisionError::Invalid { field, message } => {
+            let flag = match field {
+                "name" => "NAME".to_owned(),
+                "policies" => "--policy".to_owned(),
+                "pem" => "the certificate file".to_owned(),
+                "settings" => return anyhow::anyhow!("{message}"),
+                other => format!("--{}", other.replace('_', "-")),
+            };
+            anyhow::anyhow!("{flag}: {message}")
         }
-        if !out.contains(&cipher) {
-            out.push(cipher);
-        }
+        other => anyhow::anyhow!("{other}"),
     }
-    if out.is_empty() {
-        bail!("--client-ciphers needs at least one cipher");
-    }
-    Ok(out)
 }
 
-fn edit_from(service: &str, settings: &ServiceSettings) -> anyhow::Result<ServiceEdit> {
-    let approval = match (settings.allow_unauthorised, &settings.approval) {
-        (Some(false), Some(_)) => bail!("--approval needs --allow-unauthorised true"),
-        (Some(false), None) => Some(None),
-        (_, Some(spec)) => Some(Some(plugin_spec(spec)?)),
-        (Some(true), None) => Some(Some(datadir::default_approval(service))),
-        (None, None) => None,
-    };
-    Ok(ServiceEdit {
-        approval,
-        max_poll_count: settings.max_poll_count.map(i64::from),
-        min_poll_interval: settings.min_poll_interval.map(i64::from),
-        client_ciphers: settings
-            .client_ciphers
-            .as_deref()
-            .map(ciphers)
-            .transpose()?,
-        policies: if settings.policies.is_empty() {
-            None
-        } else {
-            Some(
-                settings
-                    .policies
-                    .iter()
-                    .map(|p| plugin_spec(p))
-                    .collect::<Result<_, _>>()?,
-            )
-        },
-        issuer: settings.issuer.as_deref().map(plugin_spec).transpose()?,
-        base_url: match settings.base_url.as_deref() {
-            None => None,
-            Some("system") => Some(None),
-            Some(url) => Some(Some(crate::lifecycle::validate_base_url(url)?)),
-        },
-        enforcement: settings.enforcement.edit(),
-        algorithms: settings.algorithms.edit()?,
-        ..Default::default()
-    })
-}
-
-/// Loads every plugin an edit names (compile, link, `init` with its settings), so a
-/// typo is refused here rather than discovered by the running server.
-fn check_plugins(dir: &DataDir, service: &str, edit: &ServiceEdit) -> anyhow::Result<()> {
-    let policies = edit
-        .policies
-        .iter()
-        .flatten()
-        .chain(edit.approval.iter().flatten());
-    let issuer = edit.issuer.as_ref();
-    if edit.policies.is_none() && !matches!(edit.approval, Some(Some(_))) && issuer.is_none() {
-        return Ok(());
-    }
-    let engine = sceptic_plugins::PluginEngine::new()?;
-    for spec in policies {
-        sceptic_plugins::Policy::load(&engine, &spec.plugin, spec.config.clone(), service)?;
-    }
-    if let Some(spec) = issuer {
-        let ca = dir
-            .store
-            .ca_by_name(datadir::LOCAL_CA)?
-            .context("the data directory has no local CA")?;
-        let key = std::sync::Arc::new(sceptic_keys::RsaKey::load(&dir.path.join(&ca.key_file))?);
-        let signer =
-            sceptic_plugins::CaSigner::new(ca.certificate, key).map_err(anyhow::Error::msg)?;
-        sceptic_plugins::Issuer::load(
-            &engine,
-            &spec.plugin,
-            spec.config.clone(),
-            service,
-            std::sync::Arc::new(signer),
-        )?;
-    }
-    Ok(())
-}
-
-pub fn describe_plugin(spec: &PluginSpec) -> String {
-    let mut text = spec.plugin.clone();
-    for (k, v) in &spec.config {
-        text.push_str(&format!(",{k}={v}"));
-    }
-    text
-}
+pub use sceptic_server::manage::describe_plugin;
 
 fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
+    let m = dir.manager();
     match command {
         ServiceCommand::List => {
-            for s in dir.store.services()? {
+            for s in manage::list_services(&m).map_err(cli_error)? {
                 let policies: Vec<_> = s.policies.iter().map(describe_plugin).collect();
                 println!(
-                    "{}\talias={}\t{}\tciphers={}\tpolicies={}\tissuer={}\tapproval={}\tmax-poll-count={}\tmin-poll-interval={}",
+                    "{}\talias={}\t{}\tciphers={}\tpolicies={}\tissuer={}\tapproval={}\tmax-poll-count={}\tmin-poll-interval={}\tteam={}",
                     s.name,
                     s.alias,
                     if s.enabled { "enabled" } else { "disabled" },
@@ -526,7 +501,8 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
                         .map(describe_plugin)
                         .unwrap_or_else(|| "off".into()),
                     s.max_poll_count,
-                    s.min_poll_interval
+                    s.min_poll_interval,
+                    s.team_id.map_or_else(|| "-".into(), |t| t.to_string())
                 );
             }
             Ok(())
@@ -534,45 +510,35 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
         ServiceCommand::Add {
             name,
             alias,
+            team_id,
+            user_id,
             settings,
         } => {
-            let edit = edit_from(&name, &settings)?;
-            check_plugins(dir, &name, &edit)?;
-            let alias = alias.unwrap_or_else(|| name.clone());
-            let ciphers = edit.client_ciphers.clone().unwrap_or_else(|| {
-                DEFAULT_CLIENT_CIPHERS
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect()
-            });
-            dir.add_service(
-                &name,
-                &alias,
-                ciphers,
-                edit.policies
-                    .clone()
-                    .unwrap_or_else(datadir::default_policies),
-                edit.issuer.clone().unwrap_or_else(datadir::default_issuer),
-                edit.approval.clone().flatten(),
-            )?;
-            if edit.max_poll_count.is_some()
-                || edit.min_poll_interval.is_some()
-                || edit.base_url.is_some()
-                || !edit.enforcement.is_empty()
-                || !edit.algorithms.is_empty()
-            {
-                let rest = ServiceEdit {
-                    max_poll_count: edit.max_poll_count,
-                    min_poll_interval: edit.min_poll_interval,
-                    base_url: edit.base_url.clone(),
-                    enforcement: edit.enforcement,
-                    algorithms: edit.algorithms.clone(),
-                    ..Default::default()
-                };
-                dir.store.edit_service(&name, &rest)?;
+            let ownership = match (team_id, user_id) {
+                (Some(team_id), Some(user_id)) => Ownership::Existing { team_id, user_id },
+                _ => Ownership::Generate { token: true },
+            };
+            let create = manage::CreateService {
+                name,
+                alias,
+                settings: settings.settings()?,
+                ownership,
+            };
+            let (s, owner) = manage::create_service(&m, &create).map_err(cli_error)?;
+            let (url, _) = manage::service_url(&dir.store, &s).map_err(cli_error)?;
+            println!("service {:?} created: {url}", s.name);
+            println!(
+                "team {} ({:?}), user {} ({:?})",
+                owner.team.id, owner.team.name, owner.user.id, owner.user.name
+            );
+            if let Some(token) = owner.token {
+                println!(
+                    "API token for team {} (shown only now; it manages this team's services' \
+                     secrets, trusted certificates and held requests):",
+                    owner.team.id
+                );
+                println!("{token}");
             }
-            let (url, _) = crate::lifecycle::service_url(dir, &dir.service(&name)?)?;
-            println!("service {name:?} created: {url}");
             Ok(())
         }
         ServiceCommand::Show { name } => crate::lifecycle::show(dir, &name),
@@ -580,21 +546,15 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
         ServiceCommand::Disable { name } => crate::lifecycle::set_enabled(dir, &name, false),
         ServiceCommand::Delete { name, yes } => crate::lifecycle::delete(dir, &name, yes),
         ServiceCommand::Edit { name, settings } => {
-            let edit = edit_from(&name, &settings)?;
-            if edit.client_ciphers.is_none()
-                && edit.policies.is_none()
-                && edit.issuer.is_none()
-                && edit.approval.is_none()
-                && edit.max_poll_count.is_none()
-                && edit.min_poll_interval.is_none()
-                && edit.base_url.is_none()
-                && edit.enforcement.is_empty()
-                && edit.algorithms.is_empty()
-            {
-                bail!("nothing to change; see `sceptic service edit --help` for the settings");
-            }
-            check_plugins(dir, &name, &edit)?;
-            let s = dir.store.edit_service(&name, &edit)?;
+            let s =
+                manage::edit_service(&m, &name, &settings.settings()?).map_err(|e| match e {
+                    DecisionError::Invalid {
+                        field: "settings", ..
+                    } => anyhow::anyhow!(
+                        "nothing to change; see `sceptic service edit --help` for the settings"
+                    ),
+                    other => cli_error(other),
+                })?;
             println!(
                 "service {:?} updated: ciphers={} policies={} issuer={}",
                 s.name,
@@ -612,22 +572,22 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
 }
 
 fn secret(dir: &DataDir, command: SecretCommand) -> anyhow::Result<()> {
+    let m = dir.manager();
     match command {
         SecretCommand::Generate { service, long_life } => {
-            let s = dir.service(&service)?;
             let kind = if long_life {
                 SecretKind::LongLife
             } else {
                 SecretKind::SingleUse
             };
-            let value = sceptic_store::generate_secret_value();
-            let id = dir.store.add_secret(&dir.digester, s.id, kind, &value)?;
+            let s = manage::add_secret(&m, &service, kind, None).map_err(cli_error)?;
             println!(
-                "secret {id} ({}) for service {:?}, shown only now:",
+                "secret {} ({}) for service {:?}, shown only now:",
+                s.id,
                 kind.as_str(),
-                s.name
+                s.service
             );
-            println!("{value}");
+            println!("{}", s.value.unwrap_or_default());
             Ok(())
         }
         SecretCommand::Add {
@@ -636,24 +596,24 @@ fn secret(dir: &DataDir, command: SecretCommand) -> anyhow::Result<()> {
             global,
             long_life,
         } => {
-            let s = dir.service(&service)?;
             let kind = match (global, long_life) {
                 (true, _) => SecretKind::Global,
                 (_, true) => SecretKind::LongLife,
                 _ => SecretKind::SingleUse,
             };
-            let id = dir.store.add_secret(&dir.digester, s.id, kind, &value)?;
+            let s = manage::add_secret(&m, &service, kind, Some(&value)).map_err(cli_error)?;
             println!(
-                "secret {id} ({}) added to service {:?}",
+                "secret {} ({}) added to service {:?}",
+                s.id,
                 kind.as_str(),
-                s.name
+                s.service
             );
             Ok(())
         }
         SecretCommand::List { service } => {
-            let s = dir.service(&service)?;
+            let (_, rows) = manage::list_secrets(&m, &service).map_err(cli_error)?;
             println!("id\tkind\tcreated\tused\tuses\tbound-to");
-            for row in dir.store.secrets(s.id)? {
+            for row in rows {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     row.id,
@@ -669,14 +629,7 @@ fn secret(dir: &DataDir, command: SecretCommand) -> anyhow::Result<()> {
             Ok(())
         }
         SecretCommand::Delete { service, id } => {
-            let s = dir.service(&service)?;
-            if !dir.store.delete_secret(s.id, id)? {
-                bail!(
-                    "service {:?} has no secret {id} (see `sceptic secret list --service {}`)",
-                    s.name,
-                    s.name
-                );
-            }
+            manage::delete_secret(&m, &service, id).map_err(cli_error)?;
             println!("secret {id} deleted");
             Ok(())
         }

@@ -16,20 +16,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use sceptic_keys::RsaKey;
-use sceptic_store::{NewService, PEPPER_LEN, PluginSpec, SecretDigester, Store};
+use sceptic_server::manage::{self, Manager};
+use sceptic_store::{Ownership, PEPPER_LEN, SecretDigester, Store};
 
-use crate::pki;
+use sceptic_server::pki;
 
 pub const DB_FILE: &str = "sceptic.db";
 pub const PEPPER_FILE: &str = "secret-pepper";
 pub const KEYS_DIR: &str = "keys";
 pub const CA_PEM: &str = "ca.pem";
-pub const LOCAL_CA: &str = "local";
-
-/// Content ciphers a new service accepts: everything but single DES, which
-/// RFC 8894 §2.9 calls too weak ("MUST NOT" for new deployments).
-pub const DEFAULT_CLIENT_CIPHERS: &[&str] = &["aes128", "aes192", "aes256", "des3"];
-pub const ALL_CLIENT_CIPHERS: &[&str] = &["aes128", "aes192", "aes256", "des3", "des"];
+pub use sceptic_server::manage::LOCAL_CA;
 
 pub struct DataDir {
     pub path: PathBuf,
@@ -63,74 +59,16 @@ impl DataDir {
         })
     }
 
-    pub fn service(&self, name: &str) -> anyhow::Result<sceptic_store::Service> {
-        Ok(self.store.service(name)?)
+    /// The shared service management (`sceptic_server::manage`), with full access,
+    /// audited as the user running the CLI.
+    pub fn manager(&self) -> Manager<'_> {
+        Manager::new(
+            &self.store,
+            &self.digester,
+            &self.path,
+            crate::operate::actor(),
+        )
     }
-
-    /// Creates a service with its own RA key and certificate, issued by the local CA.
-    pub fn add_service(
-        &self,
-        name: &str,
-        alias: &str,
-        client_ciphers: Vec<String>,
-        policies: Vec<PluginSpec>,
-        issuer: PluginSpec,
-        approval: Option<PluginSpec>,
-    ) -> anyhow::Result<i64> {
-        validate_alias(alias)?;
-        let ca = self
-            .store
-            .ca_by_name(LOCAL_CA)?
-            .context("the data directory has no local CA")?;
-        let ca_key = RsaKey::load(&self.path.join(&ca.key_file))?;
-        let service_id = self.store.add_service(&NewService {
-            name: name.to_owned(),
-            alias: alias.to_owned(),
-            ca_id: ca.id,
-            client_ciphers,
-            policies,
-            issuer,
-            approval,
-        })?;
-        let ra_key = RsaKey::generate(2048)?;
-        let key_file = format!("{KEYS_DIR}/ra-{service_id}-1.key");
-        ra_key.save_new(&self.path.join(&key_file))?;
-        let (certificate, not_after) = pki::ra_certificate(
-            &ca_key,
-            &ca.certificate,
-            &ra_key,
-            &format!("CN=sceptic RA {name}"),
-        )?;
-        self.store
-            .add_ra_key(service_id, &certificate, &key_file, not_after)?;
-        Ok(service_id)
-    }
-}
-
-/// An alias is a single path segment: it makes the URL `/scep/{alias}`.
-pub fn validate_alias(alias: &str) -> anyhow::Result<()> {
-    let ok = !alias.is_empty()
-        && alias.len() <= 64
-        && alias
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && alias != "."
-        && alias != "..";
-    if !ok {
-        bail!(
-            "alias {alias:?} must be 1 to 64 characters of letters, digits, '-', '_' or '.' (it becomes the URL path /scep/ALIAS)"
-        );
-    }
-    Ok(())
-}
-
-/// The plugins a new service starts with.
-pub fn default_policies() -> Vec<PluginSpec> {
-    vec![PluginSpec::new("builtin:secret-policy")]
-}
-
-pub fn default_issuer() -> PluginSpec {
-    PluginSpec::new("builtin:local-ca-issuer")
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -143,14 +81,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
-}
-
-/// The approval plugin a service gets when it allows unauthorised requests: its
-/// queue is named after the service ("auto create workflow").
-pub fn default_approval(service: &str) -> PluginSpec {
-    let mut spec = PluginSpec::new("builtin:approval-policy");
-    spec.config.insert("queue".into(), service.to_owned());
-    spec
 }
 
 /// What `init` hands back to be printed once.
@@ -191,24 +121,21 @@ pub fn init(path: &Path, ca_subject: &str) -> anyhow::Result<Created> {
     store.add_ca(LOCAL_CA, &ca_certificate, &ca_key_file)?;
     drop(store);
     let dir = DataDir::open(path)?;
-    let service_id = dir.add_service(
-        "default",
-        "default",
-        DEFAULT_CLIENT_CIPHERS
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
-        default_policies(),
-        default_issuer(),
-        None,
-    )?;
-    let secret = sceptic_store::generate_secret_value();
-    dir.store.add_secret(
-        &dir.digester,
-        service_id,
-        sceptic_store::SecretKind::SingleUse,
-        &secret,
-    )?;
+    // The default service gets its own team and user like any other; its team's
+    // token is not made here (the full admin token below can do everything).
+    let m = dir.manager();
+    let create = manage::CreateService {
+        name: "default".into(),
+        alias: None,
+        settings: manage::Settings::default(),
+        ownership: Ownership::Generate { token: false },
+    };
+    manage::create_service(&m, &create).map_err(crate::cli::cli_error)?;
+    let secret = manage::add_secret(&m, "default", sceptic_store::SecretKind::SingleUse, None)
+        .map_err(crate::cli::cli_error)?
+        .value
+        .unwrap_or_default();
+    drop(m);
     let admin_token = dir.store.add_admin_token(&dir.digester)?;
     Ok(Created {
         dir,

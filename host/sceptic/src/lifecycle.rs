@@ -1,136 +1,145 @@
 //! A service's life as the operator sees it: show it whole, enable or disable it,
-//! delete it, and the system URL its address is made from.
+//! delete it, and the system URL its address is made from. The work is
+//! `sceptic_server::manage`'s, shared with the admin REST API; this prints it.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, bail};
-use sceptic_store::{SecretKind, Service, ServiceEdit};
+use sceptic_server::manage::{self, FALLBACK_SYSTEM_URL};
+use serde_json::Value;
 
+use crate::cli::cli_error;
 use crate::datadir::DataDir;
 
-/// Where clients reach a service when neither it nor the server names a URL: the
-/// address `sceptic serve` listens on by default.
-const FALLBACK_SYSTEM_URL: &str = "http://127.0.0.1:8080";
-
-/// A base URL is where clients reach the server, without `/scep/ALIAS`: scheme,
-/// host, optional port and path prefix (a proxy may mount sceptic under a path).
+/// A base URL is where clients reach the server, without `/scep/ALIAS`.
 pub fn validate_base_url(url: &str) -> anyhow::Result<String> {
-    let trimmed = url.trim().trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("http://")
-        .or_else(|| trimmed.strip_prefix("https://"));
-    let host = rest.map(|r| r.split('/').next().unwrap_or_default());
-    let ok = matches!(host, Some(h) if !h.is_empty())
-        && !trimmed.contains(['?', '#'])
-        && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !ok {
-        bail!(
-            "base URL {url:?} must be http:// or https:// with a host, e.g. https://pki.example.com \
-             (no query, no fragment; /scep/ALIAS is added to it)"
-        );
-    }
-    Ok(trimmed.to_owned())
+    manage::validate_base_url(url).map_err(anyhow::Error::msg)
 }
 
-/// The URL a service answers at, and where its base came from.
-pub fn service_url(dir: &DataDir, service: &Service) -> anyhow::Result<(String, &'static str)> {
-    let (base, source) = match &service.base_url {
-        Some(url) => (url.clone(), "the service's base URL"),
-        None => match dir.store.system_url()? {
-            Some(url) => (url, "the system URL"),
-            None => (
-                FALLBACK_SYSTEM_URL.to_owned(),
-                "default; set the system URL with `sceptic system-url URL`",
-            ),
-        },
-    };
-    Ok((format!("{base}/scep/{}", service.alias), source))
+/// A JSON value as a line of text: strings bare, lists comma-separated.
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
 }
 
 /// `sceptic service show NAME`: every setting, with where the URL comes from,
-/// the RA certificates, and what the service holds.
+/// its team and user, the RA certificates, and what the service holds. It prints
+/// the service's JSON (`GET /api/v1/services/{name}`), so both show the same.
 pub fn show(dir: &DataDir, name: &str) -> anyhow::Result<()> {
-    let s = dir.service(name)?;
-    let (url, source) = service_url(dir, &s)?;
-    let describe = crate::cli::describe_plugin;
-    println!("name:               {}", s.name);
-    println!("alias:              {}", s.alias);
+    let m = dir.manager();
+    let s = manage::service(&m, name).map_err(cli_error)?;
+    let v = manage::service_json(&dir.store, &s).map_err(cli_error)?;
+    let t = |key: &str| text(&v[key]);
+    println!("name:               {}", t("name"));
+    println!("alias:              {}", t("alias"));
     println!(
         "state:              {}",
-        if s.enabled { "enabled" } else { "disabled" }
+        if v["enabled"] == true {
+            "enabled"
+        } else {
+            "disabled"
+        }
     );
     println!(
         "base URL:           {}",
-        s.base_url.as_deref().unwrap_or("(system URL)")
+        v["base_url"].as_str().unwrap_or("(system URL)")
     );
-    println!("service URL:        {url}  ({source})");
-    let ca = dir.store.ca(s.ca_id)?;
-    println!("CA:                 {}", subject_of(&ca.certificate));
-    for (i, ra) in dir.store.ra_keys(s.id)?.iter().enumerate() {
+    println!("service URL:        {}  ({})", t("url"), t("url_source"));
+    match (v["team_id"].as_i64(), v["user_id"].as_i64()) {
+        (Some(team), user) => {
+            println!("team:               {team} ({})", t("team"));
+            match user {
+                Some(user) => println!("user:               {user} ({})", t("user")),
+                None => println!("user:               none"),
+            }
+        }
+        _ => println!(
+            "team:               none (made before teams; only full admin tokens manage it)"
+        ),
+    }
+    println!("CA:                 {}", t("ca"));
+    for ra in v["ra_certificates"].as_array().into_iter().flatten() {
         println!(
-            "RA certificate:     {}, valid until {}{}",
-            subject_of(&ra.certificate),
-            utc(ra.not_after),
-            if i == 0 { " (current)" } else { "" }
+            "RA certificate:     {}, valid until {} ({})",
+            text(&ra["subject"]),
+            utc(ra["not_after"].as_i64().unwrap_or(0)),
+            match ra["status"].as_str() {
+                Some("successor") => "successor, offered by GetNextCACert",
+                Some(status) => status,
+                None => "-",
+            }
         );
     }
-    println!("client ciphers:     {}", s.client_ciphers.join(","));
-    println!("client digests:     {}", s.algorithms.client_digests.join(","));
-    println!("reply digest:       {}", s.algorithms.reply_digest);
-    println!("reply cipher:       {}", s.algorithms.reply_cipher);
-    println!("reply KEK cipher:   {} (replies encrypted to the challengePassword)", s.algorithms.kek_cipher);
-    for (i, p) in s.policies.iter().enumerate() {
-        println!("policy {}:           {}", i + 1, describe(p));
+    let percent = v["ra_renew_at_percent"].as_i64().unwrap_or(0);
+    println!(
+        "RA settings:        {}-bit key, subject {}, successor at {percent} % of life left{}, issued by the {} CA, issuer check {}",
+        t("ra_key_bits"),
+        t("ra_subject"),
+        if percent == 0 { " (never)" } else { "" },
+        t("ra_issuer"),
+        if v["skip_issuer_check"] == true {
+            "SKIPPED"
+        } else {
+            "on"
+        }
+    );
+    println!("client ciphers:     {}", t("client_ciphers"));
+    println!("client digests:     {}", t("client_digests"));
+    println!("reply digest:       {}", t("reply_digest"));
+    println!("reply cipher:       {}", t("reply_cipher"));
+    println!(
+        "reply KEK cipher:   {} (replies encrypted to the challengePassword)",
+        t("kek_cipher")
+    );
+    for (i, p) in v["policies"].as_array().into_iter().flatten().enumerate() {
+        println!("policy {}:           {}", i + 1, text(p));
     }
-    println!("issuer:             {}", describe(&s.issuer));
+    println!("issuer:             {}", t("issuer"));
     println!(
         "allow unauthorised: {}",
-        match &s.approval {
-            Some(spec) => format!("true, routed by {}", describe(spec)),
+        match v["approval"].as_str() {
+            Some(spec) => format!("true, routed by {spec}"),
             None => "false".into(),
         }
     );
-    println!("max poll count:     {} (0 = no limit)", s.max_poll_count);
-    println!("min poll interval:  {} s (0 = none)", s.min_poll_interval);
-    println!("enforced:           {}", enforced(&s.enforcement));
-    let secrets = dir.store.secrets(s.id)?;
-    let count = |kind| secrets.iter().filter(|r| r.kind == kind).count();
+    println!("max poll count:     {} (0 = no limit)", t("max_poll_count"));
+    println!(
+        "min poll interval:  {} s (0 = none)",
+        t("min_poll_interval")
+    );
+    println!("enforced:           {}", enforced(&v));
+    let secrets = &v["secrets"];
     println!(
         "secrets:            global {}, single-use {} ({} unused), long-life {}",
-        if count(SecretKind::Global) > 0 {
+        if secrets["global"] == true {
             "set (only it is accepted)"
         } else {
             "not set"
         },
-        count(SecretKind::SingleUse),
-        secrets
-            .iter()
-            .filter(|r| r.kind == SecretKind::SingleUse && r.uses == 0)
-            .count(),
-        count(SecretKind::LongLife)
+        text(&secrets["single_use"]),
+        text(&secrets["single_use_unused"]),
+        text(&secrets["long_life"])
     );
-    let pending = dir
-        .store
-        .held_requests(Some(s.id), Some(sceptic_store::RequestStatus::Pending))?;
-    println!("held requests:      {} pending", pending.len());
-    println!(
-        "certificates:       {} issued",
-        dir.store.certificates(s.id)?.len()
-    );
+    println!("held requests:      {} pending", t("held_requests_pending"));
+    println!("certificates:       {} issued", t("certificates_issued"));
     Ok(())
 }
 
 /// The enforcement flags that are on, by their CLI names.
-pub fn enforced(flags: &sceptic_store::Enforcement) -> String {
+fn enforced(service: &Value) -> String {
     let on: Vec<&str> = [
-        ("post-only", flags.post_only),
-        ("signer-digital-signature", flags.signer_digital_signature),
-        ("respect-key-usage", flags.respect_key_usage),
-        ("self-signed-matches-csr", flags.self_signed_matches_csr),
-        ("strict-content-types", flags.strict_content_types),
+        "post-only",
+        "signer-digital-signature",
+        "respect-key-usage",
+        "self-signed-matches-csr",
+        "strict-content-types",
     ]
     .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
+    .filter(|flag| service[flag.replace('-', "_")] == true)
     .collect();
     if on.is_empty() {
         "nothing beyond RFC 8894 (no enforcement flag is on)".into()
@@ -146,18 +155,8 @@ pub fn utc(unix: i64) -> String {
         .unwrap_or_else(|_| unix.to_string())
 }
 
-fn subject_of(der: &[u8]) -> String {
-    sceptic_proto::describe_certificate(der)
-        .map(|c| c.subject)
-        .unwrap_or_else(|e| format!("(unreadable certificate: {e})"))
-}
-
 pub fn set_enabled(dir: &DataDir, name: &str, enabled: bool) -> anyhow::Result<()> {
-    let edit = ServiceEdit {
-        enabled: Some(enabled),
-        ..Default::default()
-    };
-    let s = dir.store.edit_service(name, &edit)?;
+    let s = manage::set_enabled(&dir.manager(), name, enabled).map_err(cli_error)?;
     if enabled {
         println!("service {:?} enabled", s.name);
     } else {
@@ -173,7 +172,8 @@ pub fn set_enabled(dir: &DataDir, name: &str, enabled: bool) -> anyhow::Result<(
 /// `sceptic service delete NAME [--yes]`. Asks for the name to be typed back on a
 /// terminal; elsewhere it needs `--yes`, so a script never deletes by accident.
 pub fn delete(dir: &DataDir, name: &str, yes: bool) -> anyhow::Result<()> {
-    let s = dir.service(name)?;
+    let m = dir.manager();
+    let s = manage::service(&m, name).map_err(cli_error)?;
     if !yes {
         let stdin = std::io::stdin();
         if !stdin.is_terminal() {
@@ -193,17 +193,10 @@ pub fn delete(dir: &DataDir, name: &str, yes: bool) -> anyhow::Result<()> {
             bail!("not confirmed; service {name:?} is unchanged");
         }
     }
-    let deleted = dir.store.delete_service(name, &crate::operate::actor())?;
-    for file in &deleted.ra_key_files {
-        let path = dir.path.join(file);
-        if let Err(e) = std::fs::remove_file(&path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            eprintln!(
-                "warning: could not remove the RA key {}: {e}; remove it by hand",
-                path.display()
-            );
-        }
+    let manage::Deleted { deleted, warnings } =
+        manage::delete_service(&m, name).map_err(cli_error)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
     }
     println!(
         "service {:?} deleted: /scep/{} no longer answers; {} secrets and {} RA keys deleted, \

@@ -8,7 +8,7 @@ mod cli;
 mod datadir;
 mod lifecycle;
 mod operate;
-mod pki;
+mod policy_test;
 mod trust;
 
 use clap::Parser;

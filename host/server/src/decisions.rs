@@ -1,12 +1,15 @@
 //! What an operator decides, from the CLI or the REST API alike: approve or reject
 //! a held request, revoke a certificate, and the listings they decide from. Every
-//! decision is audited with who made it.
+//! decision is audited with who made it. The `*_as` forms take the caller's
+//! [`Access`]: a team-scoped token sees and decides only its team's requests and
+//! certificates; the plain forms (the CLI) have full access.
 
 use sceptic_store::{HeldRequest, RequestStatus};
 use serde_json::{Value, json};
 
 use crate::App;
 use crate::issue::{self, IssueContext, Issued};
+use crate::manage::Access;
 use crate::runtime::ServiceRuntime;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,8 +23,15 @@ pub enum DecisionError {
         field: &'static str,
         message: String,
     },
+    /// The plugin or issuer behind the decision failed or refused.
     #[error("{0}")]
     Failed(String),
+    /// The caller's token may not do this (a team-scoped token, another team).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The server could not do it (database, key files): not the caller's fault.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<sceptic_store::StoreError> for DecisionError {
@@ -31,7 +41,7 @@ impl From<sceptic_store::StoreError> for DecisionError {
                 DecisionError::NotFound(format!("no service named {name:?}"))
             }
             sceptic_store::StoreError::Conflict(m) => DecisionError::NotFound(m),
-            other => DecisionError::Failed(other.to_string()),
+            other => DecisionError::Internal(other.to_string()),
         }
     }
 }
@@ -62,13 +72,39 @@ pub fn request_json(r: &HeldRequest) -> Value {
     })
 }
 
-fn service_id(app: &App, name: Option<&str>) -> Result<Option<i64>> {
-    name.map(|n| app.store.service(n).map(|s| s.id))
-        .transpose()
-        .map_err(Into::into)
+/// The service `name`, if the caller covers it.
+fn service_as(app: &App, access: Access, name: &str) -> Result<sceptic_store::Service> {
+    let service = app.store.service(name)?;
+    access.check(&service)?;
+    Ok(service)
+}
+
+/// Refuses a held request of a service the caller does not cover.
+fn check_request(app: &App, access: Access, held: &HeldRequest) -> Result<()> {
+    if access == Access::Full {
+        return Ok(());
+    }
+    match app
+        .store
+        .services_with_deleted()?
+        .into_iter()
+        .find(|s| s.id == held.service_id)
+    {
+        Some(service) => access.check(&service),
+        None => Err(DecisionError::NotFound(format!("no request {}", held.id))),
+    }
 }
 
 pub fn list_requests(app: &App, service: Option<&str>, status: Option<&str>) -> Result<Value> {
+    list_requests_as(app, Access::Full, service, status)
+}
+
+pub fn list_requests_as(
+    app: &App,
+    access: Access,
+    service: Option<&str>,
+    status: Option<&str>,
+) -> Result<Value> {
     let status = match status {
         None | Some("") | Some("all") => None,
         Some(text) => Some(match text {
@@ -87,12 +123,43 @@ pub fn list_requests(app: &App, service: Option<&str>, status: Option<&str>) -> 
             }
         }),
     };
-    let rows = app.store.held_requests(service_id(app, service)?, status)?;
+    let service_id = service
+        .map(|name| service_as(app, access, name).map(|s| s.id))
+        .transpose()?;
+    let mut rows = app.store.held_requests(service_id, status)?;
+    if access != Access::Full {
+        let covered: Vec<i64> = app
+            .store
+            .services_with_deleted()?
+            .iter()
+            .filter(|s| access.covers(s.team_id))
+            .map(|s| s.id)
+            .collect();
+        rows.retain(|r| covered.contains(&r.service_id));
+    }
     Ok(Value::Array(rows.iter().map(request_json).collect()))
 }
 
 pub fn show_request(app: &App, id: i64) -> Result<Value> {
-    Ok(request_json(&app.store.held_request_by_id(id)?))
+    show_request_as(app, Access::Full, id)
+}
+
+pub fn show_request_as(app: &App, access: Access, id: i64) -> Result<Value> {
+    let held = app.store.held_request_by_id(id)?;
+    check_request(app, access, &held)?;
+    Ok(request_json(&held))
+}
+
+/// [`approve`], for a caller who may only decide its team's requests.
+pub fn approve_as(app: &App, access: Access, id: i64, actor: &str) -> Result<Value> {
+    check_request(app, access, &app.store.held_request_by_id(id)?)?;
+    approve(app, id, actor)
+}
+
+/// [`reject`], for a caller who may only decide its team's requests.
+pub fn reject_as(app: &App, access: Access, id: i64, actor: &str, reason: &str) -> Result<Value> {
+    check_request(app, access, &app.store.held_request_by_id(id)?)?;
+    reject(app, id, actor, reason)
 }
 
 fn runtime_for(app: &App, service_id: i64) -> Result<std::sync::Arc<ServiceRuntime>> {
@@ -185,24 +252,40 @@ pub fn reject(app: &App, id: i64, actor: &str, reason: &str) -> Result<Value> {
 
 fn certificate_json(app: &App, c: &sceptic_store::IssuedCertificate, ca_id: i64) -> Result<Value> {
     let revoked = app.store.is_revoked(ca_id, &c.serial_hex)?;
+    let (team_id, user_id) = app.store.certificate_owner(c.id)?;
     Ok(json!({
         "serial": c.serial_hex,
         "subject": c.subject,
         "not_after": c.not_after,
         "transaction_id": c.transaction_id,
         "revoked": revoked,
+        "team_id": team_id,
+        "user_id": user_id,
     }))
 }
 
+/// The team a certificate belongs to: the one recorded when it was issued, or
+/// (issued before teams existed) its service's.
+fn certificate_team(row: &Value, service: &sceptic_store::Service) -> Option<i64> {
+    row["team_id"].as_i64().or(service.team_id)
+}
+
 pub fn list_certificates(app: &App, service: Option<&str>) -> Result<Value> {
+    list_certificates_as(app, Access::Full, service)
+}
+
+pub fn list_certificates_as(app: &App, access: Access, service: Option<&str>) -> Result<Value> {
     let services = match service {
-        Some(name) => vec![app.store.service(name)?],
+        Some(name) => vec![service_as(app, access, name)?],
         None => app.store.services_with_deleted()?,
     };
     let mut out = Vec::new();
     for s in services {
         for c in app.store.certificates(s.id)? {
             let mut row = certificate_json(app, &c, s.ca_id)?;
+            if !access.covers(certificate_team(&row, &s)) {
+                continue;
+            }
             row["service"] = json!(s.name);
             out.push(row);
         }
@@ -232,8 +315,19 @@ fn find_certificate(
 }
 
 pub fn show_certificate(app: &App, serial: &str) -> Result<Value> {
+    show_certificate_as(app, Access::Full, serial)
+}
+
+pub fn show_certificate_as(app: &App, access: Access, serial: &str) -> Result<Value> {
     let (c, s) = find_certificate(app, serial)?;
     let mut row = certificate_json(app, &c, s.ca_id)?;
+    if !access.covers(certificate_team(&row, &s)) {
+        return Err(DecisionError::Forbidden(format!(
+            "certificate {} was issued by service {:?}, which is not one of this token's \
+             team's services",
+            c.serial_hex, s.name
+        )));
+    }
     row["service"] = json!(s.name);
     row["pem"] = json!(
         der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &c.der)

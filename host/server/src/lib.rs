@@ -15,6 +15,9 @@ mod enforce;
 mod enroll;
 mod held;
 mod issue;
+pub mod manage;
+pub mod pki;
+pub mod ra;
 mod reply;
 mod retrieve;
 mod routes;
@@ -188,7 +191,12 @@ fn spawn_reloader(app: Arc<App>) {
         loop {
             tick.tick().await;
             let app = app.clone();
-            match tokio::task::spawn_blocking(move || app.reload_if_changed()).await {
+            match tokio::task::spawn_blocking(move || {
+                crate::ra::roll_over(&app);
+                app.reload_if_changed()
+            })
+            .await
+            {
                 Ok(Ok(true)) => tracing::info!("service configuration reloaded"),
                 Ok(Ok(false)) => {}
                 Ok(Err(e)) => tracing::error!("reloading the service configuration failed: {e:#}"),

@@ -1,4 +1,5 @@
-//! Creating the CA and RA certificates a data directory starts with.
+//! Certificates sceptic makes for itself: the local CA at `init`, and each
+//! service's RA certificate (at creation and at every rollover).
 
 use std::time::{Duration, SystemTime};
 

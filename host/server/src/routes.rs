@@ -105,10 +105,19 @@ pub async fn route(
             "application/x-x509-ca-ra-cert",
             rt.ca_certs_body.clone(),
         ),
-        "GetNextCACert" => text(
-            StatusCode::NOT_FOUND,
-            "this service has no next CA certificate",
-        ),
+        // §4.7: the RA's successor (with the CA certificates), signed by the
+        // current RA, while one exists; GetCACaps offers it only then.
+        "GetNextCACert" => match &rt.next_ca_body {
+            Some(body) => reply(
+                StatusCode::OK,
+                "application/x-x509-next-ca-cert",
+                body.clone(),
+            ),
+            None => text(
+                StatusCode::NOT_FOUND,
+                "this service has no next CA certificate yet (GetCACaps lists GetNextCACert once it has)",
+            ),
+        },
         "PKIOperation" => {
             let content_type = req
                 .headers()

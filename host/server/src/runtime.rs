@@ -10,16 +10,23 @@ use sceptic_plugins::{CaSigner, Issuer, PluginEngine, Policy, PolicyChain};
 use sceptic_proto::{ContentCipher, DigestAlg, SignatureDigest};
 use sceptic_store::{Service, Store};
 
-/// One RA certificate with its key. Newest first in [`ServiceRuntime::ra`].
+/// One RA certificate with its key.
 pub struct RaCredential {
     pub certificate_der: Vec<u8>,
     pub key: Arc<RsaKey>,
+    pub not_before: i64,
+    pub not_after: i64,
 }
 
 pub struct ServiceRuntime {
     pub service: Service,
     pub name: Arc<str>,
+    /// The current RA first (it signs every reply and is the one GetCACert
+    /// offers), then its successors, oldest first. A request may be encrypted to
+    /// any of them (RFC 8894 §5.1 figure 9: the envelope names the key).
     pub ra: Vec<RaCredential>,
+    /// The GetNextCACert answer (RFC 8894 §4.7.1) while a successor RA exists.
+    pub next_ca_body: Option<Vec<u8>>,
     pub chain: PolicyChain,
     /// Consulted for requests the chain did not authorise, when the service
     /// allows unauthorised requests (manual approval).
@@ -95,7 +102,7 @@ fn cipher_named(name: &str) -> Option<ContentCipher> {
 }
 
 /// GetCACaps (RFC 8894 §3.5.2): only what this service really enforces.
-pub fn capabilities(service: &Service) -> String {
+pub fn capabilities(service: &Service, has_next_ca: bool) -> String {
     let allows = |name: &str| service.client_ciphers.iter().any(|c| c == name);
     let aes = allows("aes128") || allows("aes192") || allows("aes256");
     let mut caps = Vec::new();
@@ -104,6 +111,9 @@ pub fn capabilities(service: &Service) -> String {
     }
     if allows("des3") {
         caps.push("DES3");
+    }
+    if has_next_ca {
+        caps.push("GetNextCACert");
     }
     caps.push("POSTPKIOperation");
     // §3.5.2 "Renewal": only where a policy authorises renewal by the signer's
@@ -153,18 +163,23 @@ pub fn load_service(
             key
         }
     };
-    let mut ra = Vec::new();
+    let mut rows = Vec::new();
     for row in store.ra_keys(service.id)? {
-        ra.push(RaCredential {
+        let described = sceptic_proto::describe_certificate(&row.certificate)
+            .map_err(|r| anyhow::anyhow!("RA certificate {} is unreadable: {}", row.id, r.reason))?;
+        rows.push(RaCredential {
             certificate_der: row.certificate,
             key: Arc::new(RsaKey::load(&key_path(data_dir, &row.key_file))?),
+            not_before: described.not_before,
+            not_after: described.not_after,
         });
     }
     anyhow::ensure!(
-        !ra.is_empty(),
+        !rows.is_empty(),
         "service {:?} has no RA certificate; recreate it with `sceptic service add`",
         service.name
     );
+    let ra = arrange_ra(rows, sceptic_store::now());
     let policies = service
         .policies
         .iter()
@@ -192,12 +207,30 @@ pub fn load_service(
     }));
     let name: Arc<str> = service.name.as_str().into();
     let mut ca_certs = issuer.ca_certificates(name.clone())?;
+    if !service.ra.skip_issuer_check {
+        crate::ra::check_issuer_chain(&service.name, &ra[0].certificate_der, &ca_certs)
+            .map_err(anyhow::Error::msg)?;
+    }
+    let next_ca_body = match ra.last().filter(|_| ra.len() > 1) {
+        Some(successor) => {
+            let mut next = ca_certs.clone();
+            next.push(successor.certificate_der.clone());
+            Some(sceptic_proto::build_next_ca_cert(
+                &next,
+                &ra[0].certificate_der,
+                &ra[0].key,
+                SignatureDigest::Sha256,
+            )?)
+        }
+        None => None,
+    };
     ca_certs.push(ra[0].certificate_der.clone());
     let ca_certs_body = sceptic_proto::certs_only(&ca_certs);
     Ok(ServiceRuntime {
-        caps: capabilities(&service),
+        caps: capabilities(&service, next_ca_body.is_some()),
         name,
         ra,
+        next_ca_body,
         chain: PolicyChain::new(policies),
         approval,
         issuer,
@@ -207,6 +240,26 @@ pub fn load_service(
         ca_certs_body,
         service,
     })
+}
+
+/// Orders a service's RA credentials (any order) for [`ServiceRuntime::ra`]: the
+/// current one is the oldest still valid, so clients keep the RA they know until
+/// it expires; newer ones are its successors. With none valid the newest serves,
+/// and clients see why in their certificate checks.
+pub fn arrange_ra(mut rows: Vec<RaCredential>, now: i64) -> Vec<RaCredential> {
+    rows.sort_by_key(|r| (r.not_before, r.not_after));
+    let current = rows
+        .iter()
+        .position(|r| r.not_after > now)
+        .unwrap_or(rows.len().saturating_sub(1));
+    if rows.iter().all(|r| r.not_after <= now) {
+        tracing::error!("every RA certificate has expired; clients will refuse replies until the RA is renewed");
+    }
+    // RAs older than the current one have expired: they decrypt nothing more.
+    let successors = rows.split_off(current + 1);
+    let mut ordered = rows.split_off(current);
+    ordered.extend(successors);
+    ordered
 }
 
 fn key_path(data_dir: &Path, file: &str) -> PathBuf {

@@ -131,6 +131,7 @@ impl Store {
             }
         }
         let certificate_id = tx.last_insert_rowid();
+        crate::teams::record_owner(&tx, certificate_id, issuance.service_id)?;
         if let Some(request_id) = issuance.held_request_id {
             let completed = tx.execute(
                 "UPDATE requests SET status = 'issued', certificate_id = ?2,

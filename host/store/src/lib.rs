@@ -16,9 +16,12 @@ mod issuance;
 mod lifecycle;
 mod requests;
 mod revocation;
+mod ra_keys;
+mod ra_settings;
 mod schema;
 mod secrets;
 mod services;
+mod teams;
 mod trust;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +35,9 @@ pub use algorithms::{
     REPLY_CIPHERS, REPLY_DIGESTS,
 };
 pub use audit::AuditEvent;
+pub use ra_settings::{
+    DEFAULT_RENEW_AT_PERCENT, RA_ISSUERS, RA_KEY_BITS, RaSettings, RaSettingsEdit,
+};
 pub use trust::TrustedCertificate;
 pub use enforcement::{Enforcement, EnforcementEdit};
 pub use issuance::{Issuance, IssueConflict, IssuedCertificate, Outcome, TransactionRecord};
@@ -39,9 +45,10 @@ pub use lifecycle::DeletedService;
 pub use requests::{HeldRequest, NewHeldRequest, RequestStatus};
 pub use revocation::{Revoked, StoredCrl};
 pub use secrets::{
-    PEPPER_LEN, SecretClaim, SecretDigester, SecretKind, SecretMatch, SecretRow,
+    PEPPER_LEN, SecretClaim, SecretDigester, SecretKind, SecretMatch, SecretRow, TokenScope,
     generate_secret_value,
 };
+pub use teams::{Owner, Ownership, Team, User};
 pub use services::{Ca, NewService, PluginSpec, RaKeyRow, Service, ServiceEdit};
 
 /// How long a connection waits for the writer lock before giving up. Writes are

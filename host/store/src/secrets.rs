@@ -288,38 +288,85 @@ pub(crate) fn apply_claim(tx: &rusqlite::Transaction<'_>, claim: &SecretClaim) -
 /// Admin API tokens are digested like secrets, under a service id no service has.
 const ADMIN_TOKEN_NAMESPACE: i64 = 0;
 
-impl Store {
-    /// Stores a new admin API token (its value is returned to be shown once).
-    pub fn add_admin_token(&self, digester: &SecretDigester) -> Result<String> {
-        let value = format!("sceptic_{}", generate_secret_value());
-        let digest = digester.digest(ADMIN_TOKEN_NAMESPACE, &value);
-        let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO admin_tokens (digest, created_at) VALUES (?1, ?2)",
-            params![digest.as_slice(), now()],
-        )?;
-        audit::insert(
-            &conn,
-            &audit::AuditEvent {
-                event: "admin-token-added".into(),
-                detail: format!("token {}", conn.last_insert_rowid()),
-                ..Default::default()
+/// What an admin API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Everything (tokens from `sceptic init` and `sceptic admin-token`).
+    Admin,
+    /// Only the services of this team: their secrets, trusted certificates and
+    /// held requests, and reading the certificates they issued.
+    Team(i64),
+}
+
+/// Stores a new token (team-scoped when `team_id` is set) on `conn`, inside the
+/// caller's transaction if any, and audits it. Returns the value, to be shown once.
+pub(crate) fn insert_token(
+    conn: &rusqlite::Connection,
+    digester: &SecretDigester,
+    team_id: Option<i64>,
+) -> Result<String> {
+    let value = format!("sceptic_{}", generate_secret_value());
+    let digest = digester.digest(ADMIN_TOKEN_NAMESPACE, &value);
+    conn.execute(
+        "INSERT INTO admin_tokens (digest, created_at, team_id) VALUES (?1, ?2, ?3)",
+        params![digest.as_slice(), now(), team_id],
+    )?;
+    audit::insert(
+        conn,
+        &audit::AuditEvent {
+            event: "admin-token-added".into(),
+            detail: match team_id {
+                Some(team) => format!("token {} for team {team}", conn.last_insert_rowid()),
+                None => format!("token {}", conn.last_insert_rowid()),
             },
-        )?;
+            ..Default::default()
+        },
+    )?;
+    Ok(value)
+}
+
+impl Store {
+    /// Stores a new full admin API token (its value is returned to be shown once).
+    pub fn add_admin_token(&self, digester: &SecretDigester) -> Result<String> {
+        insert_token(&*self.conn()?, digester, None)
+    }
+
+    /// Stores a new API token scoped to `team_id` (returned to be shown once).
+    pub fn add_team_token(&self, digester: &SecretDigester, team_id: i64) -> Result<String> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        crate::teams::require_team(&tx, team_id)?;
+        let value = insert_token(&tx, digester, Some(team_id))?;
+        tx.commit()?;
         Ok(value)
     }
 
-    /// Whether `token` is a current admin token (constant-time confirmation).
-    pub fn check_admin_token(&self, digester: &SecretDigester, token: &str) -> Result<bool> {
+    /// What `token` may do, or `None` when it is no current token (the digest is
+    /// looked up, then confirmed in constant time).
+    pub fn token_scope(
+        &self,
+        digester: &SecretDigester,
+        token: &str,
+    ) -> Result<Option<TokenScope>> {
         let digest = digester.digest(ADMIN_TOKEN_NAMESPACE, token);
         let conn = self.conn()?;
-        let stored: Option<Vec<u8>> = conn
+        let stored: Option<(Vec<u8>, Option<i64>)> = conn
             .query_row(
-                "SELECT digest FROM admin_tokens WHERE digest = ?1",
+                "SELECT digest, team_id FROM admin_tokens WHERE digest = ?1",
                 [digest.as_slice()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        Ok(stored.is_some_and(|s| bool::from(s.as_slice().ct_eq(digest.as_slice()))))
+        Ok(match stored {
+            Some((s, team)) if bool::from(s.as_slice().ct_eq(digest.as_slice())) => {
+                Some(team.map_or(TokenScope::Admin, TokenScope::Team))
+            }
+            _ => None,
+        })
+    }
+
+    /// Whether `token` is a current full admin token (not a team-scoped one).
+    pub fn check_admin_token(&self, digester: &SecretDigester, token: &str) -> Result<bool> {
+        Ok(self.token_scope(digester, token)? == Some(TokenScope::Admin))
     }
 }

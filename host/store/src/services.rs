@@ -67,8 +67,14 @@ pub struct Service {
     pub base_url: Option<String>,
     pub enforcement: crate::Enforcement,
     pub algorithms: crate::Algorithms,
+    pub ra: crate::RaSettings,
     /// Bumped on every change, so a running server knows what to reload.
     pub generation: i64,
+    /// The team that owns the service: its team-scoped API tokens manage it.
+    /// `None` for services made before teams existed (only full admin tokens).
+    pub team_id: Option<i64>,
+    /// The user the service was made for (recorded on every certificate it issues).
+    pub user_id: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +104,7 @@ pub struct ServiceEdit {
     pub enforcement: crate::EnforcementEdit,
     /// Must be [`crate::AlgorithmsEdit::validated`] first.
     pub algorithms: crate::AlgorithmsEdit,
+    pub ra: crate::RaSettingsEdit,
 }
 
 fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
@@ -133,6 +140,9 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
             .map_err(|e| json_err(13, e))?,
         algorithms: serde_json::from_str(&row.get::<_, String>(14)?)
             .map_err(|e| json_err(14, e))?,
+        ra: serde_json::from_str(&row.get::<_, String>(15)?).map_err(|e| json_err(15, e))?,
+        team_id: row.get(16)?,
+        user_id: row.get(17)?,
     })
 }
 
@@ -149,7 +159,8 @@ fn ca_from_row(r: &Row<'_>) -> rusqlite::Result<Ca> {
 
 const SERVICE_COLUMNS: &str =
     "id, name, alias, enabled, ca_id, client_ciphers, policies, issuer, generation,
-    approval, max_poll_count, min_poll_interval, base_url, enforcement, algorithms";
+    approval, max_poll_count, min_poll_interval, base_url, enforcement, algorithms, ra_settings,
+    team_id, user_id";
 
 impl Store {
     pub fn add_ca(&self, name: &str, certificate: &[u8], key_file: &str) -> Result<i64> {
@@ -184,45 +195,7 @@ impl Store {
     pub fn add_service(&self, new: &NewService) -> Result<i64> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let taken: Option<String> = tx
-            .query_row(
-                "SELECT name FROM services WHERE name = ?1 OR alias = ?2",
-                params![new.name, new.alias],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(existing) = taken {
-            return Err(StoreError::Conflict(format!(
-                "service {existing:?} already uses the name {:?} or the alias {:?}",
-                new.name, new.alias
-            )));
-        }
-        let at = now();
-        tx.execute(
-            "INSERT INTO services (name, alias, enabled, ca_id, client_ciphers, policies, issuer, approval,
-                                   created_at, updated_at)
-             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?8, ?7, ?7)",
-            params![
-                new.name,
-                new.alias,
-                new.ca_id,
-                new.client_ciphers.join(","),
-                serde_json::to_string(&new.policies)?,
-                serde_json::to_string(&new.issuer)?,
-                at,
-                new.approval.as_ref().map(serde_json::to_string).transpose()?
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        audit::insert(
-            &tx,
-            &audit::AuditEvent {
-                service: Some(new.name.clone()),
-                event: "service-added".into(),
-                detail: format!("alias {:?}", new.alias),
-                ..Default::default()
-            },
-        )?;
+        let id = insert_service(&tx, new)?;
         tx.commit()?;
         Ok(id)
     }
@@ -330,10 +303,12 @@ impl Store {
             .validated()
             .map_err(StoreError::Invalid)?;
         changes.extend(algorithms.apply(&mut service.algorithms));
+        let ra = edit.ra.validated().map_err(StoreError::Invalid)?;
+        changes.extend(ra.apply(&mut service.ra));
         tx.execute(
             "UPDATE services SET enabled = ?2, client_ciphers = ?3, policies = ?4, issuer = ?5,
                     approval = ?6, max_poll_count = ?7, min_poll_interval = ?8, base_url = ?10,
-                    enforcement = ?11, algorithms = ?12,
+                    enforcement = ?11, algorithms = ?12, ra_settings = ?13,
                     generation = generation + 1, updated_at = ?9 WHERE id = ?1",
             params![
                 service.id,
@@ -351,7 +326,8 @@ impl Store {
                 now(),
                 service.base_url,
                 serde_json::to_string(&service.enforcement)?,
-                serde_json::to_string(&service.algorithms)?
+                serde_json::to_string(&service.algorithms)?,
+                serde_json::to_string(&service.ra)?
             ],
         )?;
         service.generation += 1;
@@ -375,12 +351,21 @@ impl Store {
         key_file: &str,
         not_after: i64,
     ) -> Result<i64> {
-        let conn = self.conn()?;
-        conn.execute(
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT INTO ra_keys (service_id, certificate, key_file, not_after, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![service_id, certificate, key_file, not_after, now()],
         )?;
-        Ok(conn.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        // A running server may have loaded the new service before its RA existed
+        // (and found it broken): the bump makes it load the service again.
+        tx.execute(
+            "UPDATE services SET generation = generation + 1 WHERE id = ?1",
+            [service_id],
+        )?;
+        tx.commit()?;
+        Ok(id)
     }
 
     /// The service's RA keys, newest first.
@@ -399,4 +384,49 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Inserts a service (refusing a name or alias in use) and audits it, inside the
+/// caller's transaction; [`Store::add_service`] and the team-owned creation share it.
+pub(crate) fn insert_service(tx: &rusqlite::Transaction<'_>, new: &NewService) -> Result<i64> {
+    let taken: Option<String> = tx
+        .query_row(
+            "SELECT name FROM services WHERE name = ?1 OR alias = ?2",
+            params![new.name, new.alias],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(existing) = taken {
+        return Err(StoreError::Conflict(format!(
+            "service {existing:?} already uses the name {:?} or the alias {:?}",
+            new.name, new.alias
+        )));
+    }
+    let at = now();
+    tx.execute(
+        "INSERT INTO services (name, alias, enabled, ca_id, client_ciphers, policies, issuer, approval,
+                               created_at, updated_at)
+         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?8, ?7, ?7)",
+        params![
+            new.name,
+            new.alias,
+            new.ca_id,
+            new.client_ciphers.join(","),
+            serde_json::to_string(&new.policies)?,
+            serde_json::to_string(&new.issuer)?,
+            at,
+            new.approval.as_ref().map(serde_json::to_string).transpose()?
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    audit::insert(
+        tx,
+        &audit::AuditEvent {
+            service: Some(new.name.clone()),
+            event: "service-added".into(),
+            detail: format!("alias {:?}", new.alias),
+            ..Default::default()
+        },
+    )?;
+    Ok(id)
 }

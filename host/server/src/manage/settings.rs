@@ -1,0 +1,314 @@
+//! A service's settings as an operator gives them (CLI flags or REST fields, still
+//! text), checked and turned into a store edit. Every refusal names the field in
+//! its REST spelling (`client_ciphers`); the CLI shows it as its flag.
+
+use std::collections::BTreeMap;
+
+use sceptic_store::{AlgorithmsEdit, EnforcementEdit, PluginSpec, RaSettingsEdit, ServiceEdit};
+
+use super::{Manager, Result, invalid, store_error};
+use crate::decisions::DecisionError;
+
+/// Content ciphers a new service accepts: everything but single DES, which
+/// RFC 8894 §2.9 calls too weak ("MUST NOT" for new deployments).
+pub const DEFAULT_CLIENT_CIPHERS: &[&str] = &["aes128", "aes192", "aes256", "des3"];
+pub const ALL_CLIENT_CIPHERS: &[&str] = &["aes128", "aes192", "aes256", "des3", "des"];
+
+/// Every setting `service add` and `service edit` take; `None` leaves a setting
+/// as it is (or, for a new service, at its default).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub client_ciphers: Option<Vec<String>>,
+    /// Plugin SPECs in chain order: `builtin:NAME` or a `.wasm` path, then
+    /// optional `,key=value` settings.
+    pub policies: Option<Vec<String>>,
+    pub issuer: Option<String>,
+    pub allow_unauthorised: Option<bool>,
+    pub approval: Option<String>,
+    pub max_poll_count: Option<u32>,
+    pub min_poll_interval: Option<u32>,
+    /// A URL, or `system` for the system URL.
+    pub base_url: Option<String>,
+    pub enabled: Option<bool>,
+    pub enforcement: EnforcementEdit,
+    /// Checked here ([`AlgorithmsEdit::validated`]).
+    pub algorithms: AlgorithmsEdit,
+    /// Checked here ([`RaSettingsEdit::validated`]).
+    pub ra: RaSettingsEdit,
+}
+
+fn bad(field: &'static str, message: impl Into<String>) -> DecisionError {
+    DecisionError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// `builtin:NAME,key=value,key=value` or `PATH,key=value`.
+fn plugin_spec(field: &'static str, text: &str) -> Result<PluginSpec> {
+    let mut parts = text.split(',');
+    let plugin = parts.next().unwrap_or_default().trim();
+    if plugin.is_empty() {
+        return Err(bad(
+            field,
+            format!("empty plugin in {text:?}; use builtin:NAME or a path to a .wasm file"),
+        ));
+    }
+    let mut config = BTreeMap::new();
+    for setting in parts {
+        let Some((key, value)) = setting.split_once('=') else {
+            return Err(bad(
+                field,
+                format!("plugin setting {setting:?} in {text:?} must be key=value"),
+            ));
+        };
+        config.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(PluginSpec {
+        plugin: plugin.to_owned(),
+        config,
+    })
+}
+
+/// A plugin as its SPEC text (the form `plugin_spec` reads).
+pub fn describe_plugin(spec: &PluginSpec) -> String {
+    let mut text = spec.plugin.clone();
+    for (k, v) in &spec.config {
+        text.push_str(&format!(",{k}={v}"));
+    }
+    text
+}
+
+fn ciphers(list: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for cipher in list
+        .iter()
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+    {
+        if !ALL_CLIENT_CIPHERS.contains(&cipher.as_str()) {
+            return Err(bad(
+                "client_ciphers",
+                format!(
+                    "unknown cipher {cipher:?}; choose from {}",
+                    ALL_CLIENT_CIPHERS.join(",")
+                ),
+            ));
+        }
+        if !out.contains(&cipher) {
+            out.push(cipher);
+        }
+    }
+    if out.is_empty() {
+        return Err(bad("client_ciphers", "needs at least one cipher"));
+    }
+    Ok(out)
+}
+
+/// An alias is a single path segment: it makes the URL `/scep/{alias}`.
+pub fn validate_alias(alias: &str) -> Result<()> {
+    let ok = !alias.is_empty()
+        && alias.len() <= 64
+        && alias
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && alias != "."
+        && alias != "..";
+    if !ok {
+        return Err(bad(
+            "alias",
+            format!(
+                "alias {alias:?} must be 1 to 64 characters of letters, digits, '-', '_' or '.' \
+                 (it becomes the URL path /scep/ALIAS)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A base URL is where clients reach the server, without `/scep/ALIAS`: scheme,
+/// host, optional port and path prefix (a proxy may mount sceptic under a path).
+pub fn validate_base_url(url: &str) -> std::result::Result<String, String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"));
+    let host = rest.map(|r| r.split('/').next().unwrap_or_default());
+    let ok = matches!(host, Some(h) if !h.is_empty())
+        && !trimmed.contains(['?', '#'])
+        && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(format!(
+            "base URL {url:?} must be http:// or https:// with a host, e.g. https://pki.example.com \
+             (no query, no fragment; /scep/ALIAS is added to it)"
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The plugins a new service starts with.
+pub fn default_policies() -> Vec<PluginSpec> {
+    vec![PluginSpec::new("builtin:secret-policy")]
+}
+
+pub fn default_issuer() -> PluginSpec {
+    PluginSpec::new("builtin:local-ca-issuer")
+}
+
+/// The approval plugin a service gets when it allows unauthorised requests: its
+/// queue is named after the service ("auto create workflow").
+pub fn default_approval(service: &str) -> PluginSpec {
+    let mut spec = PluginSpec::new("builtin:approval-policy");
+    spec.config.insert("queue".into(), service.to_owned());
+    spec
+}
+
+impl Settings {
+    /// Checks every value and makes the store edit for the service `service`.
+    pub fn edit(&self, service: &str) -> Result<ServiceEdit> {
+        let approval = match (self.allow_unauthorised, &self.approval) {
+            (Some(false), Some(_)) => {
+                return Err(bad(
+                    "approval",
+                    "an approval plugin needs allow-unauthorised true",
+                ));
+            }
+            (Some(false), None) => Some(None),
+            (_, Some(spec)) => Some(Some(plugin_spec("approval", spec)?)),
+            (Some(true), None) => Some(Some(default_approval(service))),
+            (None, None) => None,
+        };
+        let policies = match &self.policies {
+            Some(list) if list.is_empty() => {
+                return Err(bad(
+                    "policies",
+                    "the policy chain needs at least one policy",
+                ));
+            }
+            Some(list) => Some(
+                list.iter()
+                    .map(|p| plugin_spec("policies", p))
+                    .collect::<Result<_>>()?,
+            ),
+            None => None,
+        };
+        Ok(ServiceEdit {
+            enabled: self.enabled,
+            approval,
+            max_poll_count: self.max_poll_count.map(i64::from),
+            min_poll_interval: self.min_poll_interval.map(i64::from),
+            client_ciphers: self.client_ciphers.as_deref().map(ciphers).transpose()?,
+            policies,
+            issuer: self
+                .issuer
+                .as_deref()
+                .map(|s| plugin_spec("issuer", s))
+                .transpose()?,
+            base_url: match self.base_url.as_deref().map(str::trim) {
+                None => None,
+                Some("system") => Some(None),
+                Some(url) => Some(Some(
+                    validate_base_url(url).map_err(|m| bad("base_url", m))?,
+                )),
+            },
+            enforcement: self.enforcement,
+            algorithms: self.algorithms.validated().map_err(|e| invalid(&e))?,
+            ra: self.ra.validated().map_err(|e| invalid(&e))?,
+        })
+    }
+}
+
+/// Whether an edit changes nothing.
+pub(super) fn is_empty(edit: &ServiceEdit) -> bool {
+    edit.enabled.is_none()
+        && edit.client_ciphers.is_none()
+        && edit.policies.is_none()
+        && edit.issuer.is_none()
+        && edit.approval.is_none()
+        && edit.max_poll_count.is_none()
+        && edit.min_poll_interval.is_none()
+        && edit.base_url.is_none()
+        && edit.enforcement.is_empty()
+        && edit.algorithms.is_empty()
+        && edit.ra.is_empty()
+}
+
+/// Loads every plugin an edit names (compile, link, `init` with its settings), so a
+/// typo is refused now rather than discovered by the running server; and checks
+/// that a new issuer's CA and the service's RA chain to the same root.
+pub(super) fn check_plugins(m: &Manager<'_>, service: &str, edit: &ServiceEdit) -> Result<()> {
+    let approval = edit.approval.iter().flatten();
+    if edit.policies.is_none() && approval.clone().next().is_none() && edit.issuer.is_none() {
+        return Ok(());
+    }
+    let engine = m.engine()?;
+    let refused = |field: &'static str, e: &dyn std::fmt::Display| bad(field, format!("{e}"));
+    for spec in edit.policies.iter().flatten() {
+        sceptic_plugins::Policy::load(engine, &spec.plugin, spec.config.clone(), service)
+            .map_err(|e| refused("policies", &e))?;
+    }
+    for spec in approval {
+        sceptic_plugins::Policy::load(engine, &spec.plugin, spec.config.clone(), service)
+            .map_err(|e| refused("approval", &e))?;
+    }
+    let Some(spec) = &edit.issuer else {
+        return Ok(());
+    };
+    let internal = |e: &dyn std::fmt::Display| DecisionError::Internal(e.to_string());
+    let ca = m
+        .store
+        .ca_by_name(super::LOCAL_CA)
+        .map_err(store_error)?
+        .ok_or_else(|| internal(&"the data directory has no local CA"))?;
+    let key =
+        sceptic_keys::RsaKey::load(&m.data_dir.join(&ca.key_file)).map_err(|e| internal(&e))?;
+    let ca_certificate = ca.certificate.clone();
+    let signer = sceptic_plugins::CaSigner::new(ca.certificate, std::sync::Arc::new(key))
+        .map_err(|e| internal(&e))?;
+    let loaded = sceptic_plugins::Issuer::load(
+        engine,
+        &spec.plugin,
+        spec.config.clone(),
+        service,
+        std::sync::Arc::new(signer),
+    )
+    .map_err(|e| refused("issuer", &e))?;
+    // The issuer check, now rather than when the server loads the service.
+    let stored = m.store.service(service).ok();
+    let skip = edit
+        .ra
+        .skip_issuer_check
+        .unwrap_or_else(|| stored.as_ref().is_some_and(|s| s.ra.skip_issuer_check));
+    if skip {
+        return Ok(());
+    }
+    let ra = match &stored {
+        Some(s) => m
+            .store
+            .ra_keys(s.id)
+            .map_err(store_error)?
+            .pop()
+            .map(|r| r.certificate),
+        None => None,
+    };
+    // A new service's RA will come from the local CA.
+    let ra = ra.unwrap_or_else(|| ca_certificate.clone());
+    let cas = loaded
+        .ca_certificates(service.into())
+        .map_err(|e| refused("issuer", &e))?;
+    let chained = (ra == ca_certificate && cas.contains(&ca_certificate))
+        || crate::ra::check_issuer_chain(service, &ra, &cas).is_ok();
+    if !chained {
+        return Err(bad(
+            "issuer",
+            format!(
+                "the issuer {}'s CA certificates do not chain to the root of this service's RA \
+                 certificate (the local CA); clients could not trust replies and certificates \
+                 alike. Set skip-issuer-check to true if that is intended (e.g. an external CA \
+                 whose clients get both from GetCACert)",
+                spec.plugin
+            ),
+        ));
+    }
+    Ok(())
+}
