@@ -389,7 +389,7 @@ fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
 
 #[test]
 fn concurrent_uses_of_one_single_use_secret_issue_one_certificate() {
-    const RACERS: usize = 12;
+    const RACERS: usize = 50;
     let server = Server::start("race");
     let ra = server.ra_cert("default");
     // Requests are built first so that they reach the server together.
