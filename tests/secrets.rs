@@ -66,7 +66,7 @@ fn two_services_keep_their_own_secrets_issuers_and_algorithms() {
     let server = Server::start("side-by-side");
     server.reconfigure(&[
         "service", "add", "vpn", "--client-ciphers", "aes256", "--issuer",
-        "builtin:local-ca-issuer,validity-days=30",
+        "builtin:local-ca-issuer,validity-days=30", "--certificate-info", "cost centre 42",
     ]);
     let vpn_secret = server.new_secret("vpn");
     let default_secret = server.new_secret("default");
@@ -98,6 +98,23 @@ fn two_services_keep_their_own_secrets_issuers_and_algorithms() {
     assert_ne!(server.ra_cert("vpn"), server.ra_cert("default"));
     assert!(server.cli_ok(&["cert", "list", "--service", "vpn"]).contains("CN=d"));
     assert!(!server.cli_ok(&["cert", "list", "--service", "vpn"]).contains("CN=e"));
+    // "Additional certificate information" is recorded with the vpn certificate only.
+    let shown = server.cli_ok(&["cert", "show", &vpn.serial_hex]);
+    assert!(shown.contains("cost centre 42"), "{shown}");
+    let shown = server.cli_ok(&["cert", "show", &default.serial_hex]);
+    assert!(!shown.contains("cost centre 42"), "{shown}");
+
+    // Settings are checked when given, not when first used.
+    let bad = server.cli(&["service", "edit", "vpn", "--ra-subject", "not a dn"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ra"), "{:?}", bad);
+    let hostname = server.root.join("not-wasm.txt");
+    std::fs::write(&hostname, "root:secret-looking-content").unwrap();
+    let bad = server.cli(&["service", "edit", "vpn", "--policy", hostname.to_str().unwrap()]);
+    let error = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(error.contains("not a WebAssembly component"), "{error}");
+    assert!(!error.contains("0x72"), "the file's bytes must not be quoted: {error}");
 }
 
 #[test]

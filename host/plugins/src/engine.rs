@@ -17,6 +17,9 @@ use crate::host::{PluginIdentity, PluginState};
 use crate::limits::{self, EPOCH_TICK_MS};
 use crate::{Fault, LoadError};
 
+/// The first four bytes of every WebAssembly module and component.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
 /// Compiles components and runs calls into them. Clone is cheap.
 #[derive(Clone)]
 pub struct PluginEngine {
@@ -112,6 +115,15 @@ impl PluginEngine {
                     (bytes.into(), name, "file".to_owned())
                 }
             };
+        // Checked before wasmtime parses it: its error would quote the file's
+        // first bytes, and a plugin path can name any file the server can read.
+        if !bytes.starts_with(WASM_MAGIC) {
+            return Err(LoadError::Invalid {
+                plugin: spec.to_owned(),
+                world: "WebAssembly",
+                detail: "the file is not a WebAssembly component (no \\0asm header)".into(),
+            });
+        }
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let component = match self.cached(&sha256) {
             Some(component) => component,

@@ -219,8 +219,15 @@ impl config::Host for PluginState {
         self.config.get(&key).cloned()
     }
 
+    /// Keys under [`crate::HOST_CONFIG_PREFIX`] are the host's, lent to the plugin
+    /// (`get` answers them) but not the operator's settings, so they are not
+    /// listed: a plugin that refuses unknown keys in `init` still loads.
     fn keys(&mut self) -> Vec<String> {
-        self.config.keys().cloned().collect()
+        self.config
+            .keys()
+            .filter(|k| !k.starts_with(crate::HOST_CONFIG_PREFIX))
+            .cloned()
+            .collect()
     }
 }
 

@@ -41,6 +41,15 @@ pub use pki::{ANCHOR_SETS, MAX_VERIFY_CERTIFICATE_BYTES};
 pub use policy::{Evaluation, Policy};
 pub use script::{MAX_SCRIPT_BYTES, SCRIPT_POLICY};
 
+/// Configuration keys the host itself sets for a plugin (read with `config.get`,
+/// never listed by `config.keys`): `sceptic.certificate-info`, the service's
+/// "additional certificate information", for issuers. Operators cannot set them.
+pub const HOST_CONFIG_PREFIX: &str = "sceptic.";
+
+/// The key under which an issuer reads the service's additional certificate
+/// information.
+pub const CERTIFICATE_INFO_KEY: &str = "sceptic.certificate-info";
+
 /// Why a plugin call produced no answer. Each is audited with the plugin's name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Fault {

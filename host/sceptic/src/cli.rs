@@ -173,6 +173,12 @@ struct ServiceSettings {
     algorithms: AlgorithmSettings,
     #[command(flatten)]
     ra: RaSettingsArgs,
+    /// "Additional certificate information": free text (one line, at most 1024
+    /// characters) stored with every certificate the service issues and lent to
+    /// its issuer plugin (config key `sceptic.certificate-info`). Default: none;
+    /// an empty value clears it.
+    #[arg(long, value_name = "TEXT")]
+    certificate_info: Option<String>,
 }
 
 impl ServiceSettings {
@@ -191,6 +197,7 @@ impl ServiceSettings {
             enforcement: self.enforcement.edit(),
             algorithms: self.algorithms.edit()?,
             ra: self.ra.edit()?,
+            certificate_info: self.certificate_info.clone(),
         })
     }
 }

@@ -39,7 +39,7 @@ pub fn run(dir: &DataDir, command: TrustCommand) -> anyhow::Result<()> {
     match command {
         TrustCommand::Add { service, file } => {
             let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                read_capped(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let added = manage::add_trusted(&m, &service, &bytes)
                 .map_err(cli_error)
                 .with_context(|| format!("{}", file.display()))?;
@@ -80,4 +80,21 @@ pub fn run(dir: &DataDir, command: TrustCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Largest certificate file read: a bundle of a few dozen certificates fits; a
+/// device file such as /dev/zero does not make the CLI read forever.
+const MAX_TRUST_FILE_BYTES: u64 = 1 << 20;
+
+fn read_capped(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_TRUST_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= MAX_TRUST_FILE_BYTES,
+        "larger than {MAX_TRUST_FILE_BYTES} bytes; not a certificate file"
+    );
+    Ok(bytes)
 }

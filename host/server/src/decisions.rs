@@ -252,7 +252,7 @@ pub fn reject(app: &App, id: i64, actor: &str, reason: &str) -> Result<Value> {
 
 fn certificate_json(app: &App, c: &sceptic_store::IssuedCertificate, ca_id: i64) -> Result<Value> {
     let revoked = app.store.is_revoked(ca_id, &c.serial_hex)?;
-    let (team_id, user_id) = app.store.certificate_owner(c.id)?;
+    let (team_id, user_id, info) = app.store.certificate_owner_and_info(c.id)?;
     Ok(json!({
         "serial": c.serial_hex,
         "subject": c.subject,
@@ -261,6 +261,7 @@ fn certificate_json(app: &App, c: &sceptic_store::IssuedCertificate, ca_id: i64)
         "revoked": revoked,
         "team_id": team_id,
         "user_id": user_id,
+        "certificate_info": info,
     }))
 }
 

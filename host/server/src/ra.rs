@@ -25,7 +25,7 @@ pub const KEYS_DIR: &str = "keys";
 /// directory) and the certificate's notAfter.
 pub fn make_ra(
     data_dir: &Path,
-    service_id: i64,
+    key_tag: &str,
     service_name: &str,
     settings: &RaSettings,
     ca_key: &RsaKey,
@@ -36,7 +36,7 @@ pub fn make_ra(
     // A fresh, unused file name: rollovers add keys, they never replace one.
     let mut n = 1;
     let key_file = loop {
-        let candidate = format!("{KEYS_DIR}/ra-{service_id}-{n}.key");
+        let candidate = format!("{KEYS_DIR}/ra-{key_tag}-{n}.key");
         if !data_dir.join(&candidate).exists() {
             break candidate;
         }
@@ -92,7 +92,7 @@ fn make_successor(store: &Store, data_dir: &Path, rt: &ServiceRuntime) -> anyhow
     };
     let (certificate, key_file, not_after) = make_ra(
         data_dir,
-        rt.service.id,
+        &rt.service.id.to_string(),
         &rt.service.name,
         &rt.service.ra,
         &rt.ca_key,

@@ -192,10 +192,17 @@ pub fn load_service(
         .transpose()?;
     let signer =
         CaSigner::new(ca.certificate.clone(), ca_key.clone()).map_err(anyhow::Error::msg)?;
+    let mut issuer_config = service.issuer.config.clone();
+    if !service.certificate_info.is_empty() {
+        issuer_config.insert(
+            sceptic_plugins::CERTIFICATE_INFO_KEY.to_owned(),
+            service.certificate_info.clone(),
+        );
+    }
     let issuer = Issuer::load(
         engine,
         &service.issuer.plugin,
-        service.issuer.config.clone(),
+        issuer_config,
         &service.name,
         Arc::new(signer),
     )?

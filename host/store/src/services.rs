@@ -68,6 +68,9 @@ pub struct Service {
     pub enforcement: crate::Enforcement,
     pub algorithms: crate::Algorithms,
     pub ra: crate::RaSettings,
+    /// "Additional certificate information": free text stored with every
+    /// certificate the service issues and lent to its issuer plugin. Empty: none.
+    pub certificate_info: String,
     /// Bumped on every change, so a running server knows what to reload.
     pub generation: i64,
     /// The team that owns the service: its team-scoped API tokens manage it.
@@ -86,6 +89,12 @@ pub struct NewService {
     pub policies: Vec<PluginSpec>,
     pub issuer: PluginSpec,
     pub approval: Option<PluginSpec>,
+    /// The first RA (certificate, key file, notAfter), recorded in the same
+    /// transaction as the service, so no server ever loads it without one.
+    /// False while the creator still applies further settings (enforcement
+    /// flags…), so no request is served under the defaults in between.
+    pub enabled: bool,
+    pub ra: Option<(Vec<u8>, String, i64)>,
 }
 
 /// A change to a service; `None` leaves a field as it is.
@@ -105,6 +114,7 @@ pub struct ServiceEdit {
     /// Must be [`crate::AlgorithmsEdit::validated`] first.
     pub algorithms: crate::AlgorithmsEdit,
     pub ra: crate::RaSettingsEdit,
+    pub certificate_info: Option<String>,
 }
 
 fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
@@ -143,6 +153,7 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<Service> {
         ra: serde_json::from_str(&row.get::<_, String>(15)?).map_err(|e| json_err(15, e))?,
         team_id: row.get(16)?,
         user_id: row.get(17)?,
+        certificate_info: row.get(18)?,
     })
 }
 
@@ -160,7 +171,7 @@ fn ca_from_row(r: &Row<'_>) -> rusqlite::Result<Ca> {
 const SERVICE_COLUMNS: &str =
     "id, name, alias, enabled, ca_id, client_ciphers, policies, issuer, generation,
     approval, max_poll_count, min_poll_interval, base_url, enforcement, algorithms, ra_settings,
-    team_id, user_id";
+    team_id, user_id, certificate_info";
 
 impl Store {
     pub fn add_ca(&self, name: &str, certificate: &[u8], key_file: &str) -> Result<i64> {
@@ -305,11 +316,15 @@ impl Store {
         changes.extend(algorithms.apply(&mut service.algorithms));
         let ra = edit.ra.validated().map_err(StoreError::Invalid)?;
         changes.extend(ra.apply(&mut service.ra));
+        if let Some(info) = &edit.certificate_info {
+            service.certificate_info = info.clone();
+            changes.push(format!("certificate-info={info:?}"));
+        }
         tx.execute(
             "UPDATE services SET enabled = ?2, client_ciphers = ?3, policies = ?4, issuer = ?5,
                     approval = ?6, max_poll_count = ?7, min_poll_interval = ?8, base_url = ?10,
                     enforcement = ?11, algorithms = ?12, ra_settings = ?13,
-                    generation = generation + 1, updated_at = ?9 WHERE id = ?1",
+                    certificate_info = ?14, generation = generation + 1, updated_at = ?9 WHERE id = ?1",
             params![
                 service.id,
                 service.enabled,
@@ -327,7 +342,8 @@ impl Store {
                 service.base_url,
                 serde_json::to_string(&service.enforcement)?,
                 serde_json::to_string(&service.algorithms)?,
-                serde_json::to_string(&service.ra)?
+                serde_json::to_string(&service.ra)?,
+                service.certificate_info
             ],
         )?;
         service.generation += 1;
@@ -406,7 +422,7 @@ pub(crate) fn insert_service(tx: &rusqlite::Transaction<'_>, new: &NewService) -
     tx.execute(
         "INSERT INTO services (name, alias, enabled, ca_id, client_ciphers, policies, issuer, approval,
                                created_at, updated_at)
-         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?8, ?7, ?7)",
+         VALUES (?1, ?2, ?9, ?3, ?4, ?5, ?6, ?8, ?7, ?7)",
         params![
             new.name,
             new.alias,
@@ -415,7 +431,8 @@ pub(crate) fn insert_service(tx: &rusqlite::Transaction<'_>, new: &NewService) -
             serde_json::to_string(&new.policies)?,
             serde_json::to_string(&new.issuer)?,
             at,
-            new.approval.as_ref().map(serde_json::to_string).transpose()?
+            new.approval.as_ref().map(serde_json::to_string).transpose()?,
+            new.enabled
         ],
     )?;
     let id = tx.last_insert_rowid();

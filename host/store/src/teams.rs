@@ -122,6 +122,8 @@ fn insert_user(tx: &rusqlite::Transaction<'_>, team_id: i64, name: &str) -> Resu
 
 /// Stamps a freshly recorded certificate with its service's team and user, inside
 /// the issuance transaction (so it records who owned the service when it issued).
+/// Stamps a new certificate with its service's team, user and "additional
+/// certificate information", inside the issuance's transaction.
 pub(crate) fn record_owner(
     tx: &rusqlite::Transaction<'_>,
     certificate_id: i64,
@@ -130,7 +132,8 @@ pub(crate) fn record_owner(
     tx.execute(
         "UPDATE certificates SET
              team_id = (SELECT team_id FROM services WHERE id = ?2),
-             user_id = (SELECT user_id FROM services WHERE id = ?2)
+             user_id = (SELECT user_id FROM services WHERE id = ?2),
+             info = (SELECT certificate_info FROM services WHERE id = ?2)
          WHERE id = ?1",
         params![certificate_id, service_id],
     )?;
@@ -166,6 +169,12 @@ impl Store {
             Ownership::Generate { token } => (None, token),
         };
         let id = insert_service(&tx, new)?;
+        if let Some((certificate, key_file, not_after)) = &new.ra {
+            tx.execute(
+                "INSERT INTO ra_keys (service_id, certificate, key_file, not_after, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, certificate, key_file, not_after, now()],
+            )?;
+        }
         let (team, user) = match existing {
             Some(existing) => existing,
             None => {
@@ -210,15 +219,25 @@ impl Store {
     /// The team and user recorded on an issued certificate (`None` for
     /// certificates issued before teams existed).
     pub fn certificate_owner(&self, certificate_id: i64) -> Result<(Option<i64>, Option<i64>)> {
+        self.certificate_owner_and_info(certificate_id)
+            .map(|(team, user, _)| (team, user))
+    }
+
+    /// The team and user a certificate was issued for, and the service's
+    /// "additional certificate information" as it stood then.
+    pub fn certificate_owner_and_info(
+        &self,
+        certificate_id: i64,
+    ) -> Result<(Option<i64>, Option<i64>, String)> {
         let conn = self.conn()?;
         Ok(conn
             .query_row(
-                "SELECT team_id, user_id FROM certificates WHERE id = ?1",
+                "SELECT team_id, user_id, info FROM certificates WHERE id = ?1",
                 [certificate_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?
-            .unwrap_or((None, None)))
+            .unwrap_or((None, None, String::new())))
     }
 }
 
@@ -245,6 +264,8 @@ mod tests {
             policies: vec![PluginSpec::new("builtin:secret-policy")],
             issuer: PluginSpec::new("builtin:local-ca-issuer"),
             approval: None,
+            ra: None,
+            enabled: true,
         }
     }
 

@@ -19,6 +19,8 @@ fn service(store: &Store) -> i64 {
             policies: vec![PluginSpec::new("builtin:secret-policy")],
             issuer: PluginSpec::new("builtin:local-ca-issuer"),
             approval: None,
+            ra: None,
+            enabled: true,
         })
         .unwrap()
 }

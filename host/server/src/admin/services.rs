@@ -71,6 +71,7 @@ fn settings(body: &mut Fields) -> Result<Settings, Refusal> {
         enforcement,
         algorithms,
         ra,
+        certificate_info: body.string("certificate_info")?,
     })
 }
 

@@ -87,6 +87,29 @@ pub fn create_service(m: &Manager<'_>, create: &CreateService) -> Result<(Servic
         .map_err(|e| internal("loading the CA key", e))?;
     let mut ra = RaSettings::default();
     edit.ra.apply(&mut ra);
+    // The RA first, then the service with it in one transaction: a running
+    // server never sees the service without its RA. The key file is named after
+    // the alias (unique among live services; make_ra picks an unused number).
+    let (certificate, key_file, not_after) =
+        crate::ra::make_ra(m.data_dir, &alias, name, &ra, &ca_key, &ca.certificate)
+            .map_err(|e| internal("making the RA key and certificate", e))?;
+    let mut rest = ServiceEdit {
+        enabled: edit.enabled,
+        max_poll_count: edit.max_poll_count,
+        min_poll_interval: edit.min_poll_interval,
+        base_url: edit.base_url.clone(),
+        enforcement: edit.enforcement,
+        algorithms: edit.algorithms.clone(),
+        ra: edit.ra.clone(),
+        certificate_info: edit.certificate_info.clone(),
+        ..Default::default()
+    };
+    // With settings beyond the basics, the service is created disabled and
+    // enabled by the edit that applies them: it never serves under the defaults.
+    let staged = !settings::is_empty(&rest);
+    if staged {
+        rest.enabled = Some(edit.enabled.unwrap_or(true));
+    }
     let new = NewService {
         name: name.to_owned(),
         alias,
@@ -103,32 +126,19 @@ pub fn create_service(m: &Manager<'_>, create: &CreateService) -> Result<(Servic
             .unwrap_or_else(settings::default_policies),
         issuer: edit.issuer.clone().unwrap_or_else(settings::default_issuer),
         approval: edit.approval.clone().flatten(),
+        ra: Some((certificate, key_file.clone(), not_after)),
+        enabled: !staged,
     };
-    let (id, owner) = m
+    let added = m
         .store
-        .add_owned_service(m.digester, &new, create.ownership)
-        .map_err(store_error)?;
-    let made = crate::ra::make_ra(m.data_dir, id, name, &ra, &ca_key, &ca.certificate)
-        .map_err(|e| internal("making the RA key and certificate", e))
-        .and_then(|(certificate, key_file, not_after)| {
-            m.store
-                .add_ra_key(id, &certificate, &key_file, not_after)
-                .map_err(store_error)
-        });
-    if let Err(e) = made {
-        // A service without an RA cannot answer anyone: take it back.
-        let _ = m.store.delete_service(name, &m.actor);
-        return Err(e);
-    }
-    let rest = ServiceEdit {
-        enabled: edit.enabled,
-        max_poll_count: edit.max_poll_count,
-        min_poll_interval: edit.min_poll_interval,
-        base_url: edit.base_url.clone(),
-        enforcement: edit.enforcement,
-        algorithms: edit.algorithms.clone(),
-        ra: edit.ra.clone(),
-        ..Default::default()
+        .add_owned_service(m.digester, &new, create.ownership);
+    let (_, owner) = match added {
+        Ok(added) => added,
+        Err(e) => {
+            // Nothing was recorded: the key file has no service.
+            let _ = std::fs::remove_file(m.data_dir.join(&key_file));
+            return Err(store_error(e));
+        }
     };
     let service = if settings::is_empty(&rest) {
         m.store.service(name).map_err(store_error)?

@@ -35,7 +35,13 @@ pub struct Settings {
     pub algorithms: AlgorithmsEdit,
     /// Checked here ([`RaSettingsEdit::validated`]).
     pub ra: RaSettingsEdit,
+    /// "Additional certificate information"; empty clears it.
+    pub certificate_info: Option<String>,
 }
+
+/// Longest "additional certificate information": it is copied onto every
+/// certificate record, so it stays a note, not a document.
+pub const MAX_CERTIFICATE_INFO_CHARS: usize = 1024;
 
 fn bad(field: &'static str, message: impl Into<String>) -> DecisionError {
     DecisionError::Invalid {
@@ -62,6 +68,15 @@ fn plugin_spec(field: &'static str, text: &str) -> Result<PluginSpec> {
                 format!("plugin setting {setting:?} in {text:?} must be key=value"),
             ));
         };
+        if key.trim().starts_with(sceptic_plugins::HOST_CONFIG_PREFIX) {
+            return Err(bad(
+                field,
+                format!(
+                    "plugin setting {key:?}: keys starting with {:?} are set by the host",
+                    sceptic_plugins::HOST_CONFIG_PREFIX
+                ),
+            ));
+        }
         config.insert(key.trim().to_owned(), value.trim().to_owned());
     }
     Ok(PluginSpec {
@@ -213,7 +228,31 @@ impl Settings {
             },
             enforcement: self.enforcement,
             algorithms: self.algorithms.validated().map_err(|e| invalid(&e))?,
-            ra: self.ra.validated().map_err(|e| invalid(&e))?,
+            ra: {
+                let ra = self.ra.validated().map_err(|e| invalid(&e))?;
+                // A bad subject would only show when the next RA is made.
+                if let Some(Some(subject)) = &ra.subject {
+                    sceptic_x509::name_der(subject).map_err(|e| {
+                        bad("ra_subject", format!("{subject:?} is not an RFC 4514 name: {e}"))
+                    })?;
+                }
+                ra
+            },
+            certificate_info: match &self.certificate_info {
+                Some(text) if text.chars().count() > MAX_CERTIFICATE_INFO_CHARS => {
+                    return Err(bad(
+                        "certificate_info",
+                        format!("is longer than {MAX_CERTIFICATE_INFO_CHARS} characters"),
+                    ));
+                }
+                Some(text) if text.chars().any(|c| c.is_control()) => {
+                    return Err(bad(
+                        "certificate_info",
+                        "must be one line of text without control characters",
+                    ));
+                }
+                other => other.as_ref().map(|t| t.trim().to_owned()),
+            },
         })
     }
 }
@@ -231,6 +270,7 @@ pub(super) fn is_empty(edit: &ServiceEdit) -> bool {
         && edit.enforcement.is_empty()
         && edit.algorithms.is_empty()
         && edit.ra.is_empty()
+        && edit.certificate_info.is_none()
 }
 
 /// Loads every plugin an edit names (compile, link, `init` with its settings), so a

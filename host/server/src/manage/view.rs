@@ -68,6 +68,7 @@ pub fn service_json(store: &Store, s: &Service) -> Result<Value> {
         "team": team,
         "user_id": s.user_id,
         "user": user,
+        "certificate_info": s.certificate_info,
         "ca": subject_of(&ca.certificate),
         "ra_certificates": ra_certificates,
         "ra_key_bits": s.ra.key_bits,
