@@ -473,3 +473,41 @@ fn base64_standard(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[test]
+fn a_plugin_that_keeps_faulting_is_quarantined_and_health_names_it() {
+    let server = Server::start("quarantine");
+    let fault = common::fault_component();
+    let spec = format!("{},fault=trap", fault.display());
+    server.reconfigure(&["service", "add", "trap", "--policy", &spec]);
+    let secret = server.new_secret("trap");
+    // limits::QUARANTINE_AFTER_FAULTS is 5: five traps, then it is not called.
+    for i in 0..5 {
+        let reply = enroll(&server, "trap", &format!("t{i}"), &secret, ContentCipher::Aes128);
+        let text = reply.message.fail_info_text.unwrap_or_default();
+        assert!(text.contains("trapped"), "{text}");
+    }
+    let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("trap: plugin fault_policy@file quarantined"), "{body}");
+    let reply = enroll(&server, "trap", "t5", &secret, ContentCipher::Aes128);
+    assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
+    let text = reply.message.fail_info_text.unwrap_or_default();
+    assert!(text.contains("quarantined"), "{text}");
+    assert!(
+        server
+            .audit_events()
+            .lines()
+            .any(|l| l.starts_with("trap|plugin-fault|fault_policy@file|quarantined")),
+        "{}",
+        server.audit_events()
+    );
+    // Other services keep serving; an edit reloads the plugin and lifts it.
+    let good = server.new_secret("default");
+    let reply = enroll(&server, "default", "fine", &good, ContentCipher::Aes128);
+    assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
+    server.reconfigure(&["service", "edit", "trap", "--policy", &format!("{},fault=none", fault.display())]);
+    let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}

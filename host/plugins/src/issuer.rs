@@ -66,6 +66,8 @@ pub struct Issuer {
     certificates: Option<Arc<dyn CertificateBroker>>,
     /// The hosts `sceptic:net/http` may reach, from the operator's settings.
     allowed_hosts: AllowedHosts,
+    /// Faults in a row of `issue` and `poll`; a quarantined issuer is not called.
+    faults: crate::quarantine::FaultStreak,
 }
 
 impl Issuer {
@@ -108,6 +110,7 @@ impl Issuer {
             signer,
             certificates: None,
             allowed_hosts,
+            faults: Default::default(),
         };
         issuer
             .run(service.into(), |_, _| Ok(()))
@@ -135,18 +138,27 @@ impl Issuer {
     }
 
     pub fn issue(&self, service: Arc<str>, request: &Request) -> Result<IssueOutcome, Fault> {
+        self.faults.admit()?;
         let result = self.run(service, |store, plugin| {
             call!(plugin, call_issue(store, request))
-        })?;
-        Ok(outcome(result))
+        });
+        self.faults.record(&result);
+        Ok(outcome(result?))
+    }
+
+    /// Whether the issuer is quarantined (it faulted too often in a row).
+    pub fn quarantined(&self) -> bool {
+        self.faults.quarantined()
     }
 
     /// Asks again about a request `issue` answered pending.
     pub fn poll(&self, service: Arc<str>, ticket: &str) -> Result<IssueOutcome, Fault> {
+        self.faults.admit()?;
         let result = self.run(service, |store, plugin| {
             call!(plugin, call_poll(store, ticket))
-        })?;
-        Ok(outcome(result))
+        });
+        self.faults.record(&result);
+        Ok(outcome(result?))
     }
 
     /// The issuing CA's certificates, issuing CA first.

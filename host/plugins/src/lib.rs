@@ -22,6 +22,7 @@ mod issuer;
 pub mod limits;
 mod pki;
 mod policy;
+mod quarantine;
 mod script;
 mod warm;
 
@@ -63,6 +64,13 @@ pub enum Fault {
     Init(String),
     #[error("returned an unusable answer: {0}")]
     BadAnswer(String),
+    /// Not called: it faulted this many times in a row (see
+    /// [`limits::QUARANTINE_AFTER_FAULTS`]).
+    #[error(
+        "is quarantined after {0} consecutive faults and was not called; fix it, then \
+         edit the service (or restart the server) to try it again"
+    )]
+    Quarantined(u32),
 }
 
 impl Fault {
@@ -74,6 +82,7 @@ impl Fault {
             Fault::Trap(_) => "trap",
             Fault::Init(_) => "init",
             Fault::BadAnswer(_) => "bad-answer",
+            Fault::Quarantined(_) => "quarantined",
         }
     }
 }

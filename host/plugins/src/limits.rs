@@ -20,6 +20,13 @@ pub const POLICY_DEADLINE_MS: u64 = 1_000;
 /// (`http.rs`, checked at compile time).
 pub const ISSUER_DEADLINE_MS: u64 = 10_000;
 
+/// Consecutive faults after which a plugin is quarantined: no longer called (its
+/// calls deny, or fail for an issuer, at once) and named by `/health`, until its
+/// service is edited or the server restarts. A plugin that faults five times in a
+/// row is broken, not unlucky; stopping it keeps a looping plugin from costing a
+/// deadline of worker time on every request.
+pub const QUARANTINE_AFTER_FAULTS: u32 = 5;
+
 /// Linear memory one plugin instance may use. The built-ins need well under 2 MiB;
 /// a scripting runtime compiled to WebAssembly needs a few MiB. Past this a grow
 /// fails and the call traps (out of memory is a fault, not an abort of the host).

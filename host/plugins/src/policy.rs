@@ -12,6 +12,7 @@ use crate::builtin::reuses_instances;
 use crate::engine::{PluginEngine, classify};
 use crate::host::{CertificateBroker, MatchedSecret, PluginIdentity, PluginState, SecretBroker};
 use crate::limits::{EPOCH_TICK_MS, POLICY_DEADLINE_MS};
+use crate::quarantine::FaultStreak;
 use crate::warm::{WarmInstance, WarmPool};
 use crate::{Fault, LoadError};
 
@@ -67,6 +68,8 @@ pub struct Policy {
     config: Arc<BTreeMap<String, String>>,
     /// Some when calls reuse warm instances instead of a fresh one each.
     warm: Option<WarmPool>,
+    /// Faults in a row; a quarantined policy is not called.
+    faults: FaultStreak,
 }
 
 /// What one evaluation produced.
@@ -115,6 +118,7 @@ impl Policy {
             identity: Arc::new(identity),
             config: Arc::new(config),
             warm: None,
+            faults: FaultStreak::default(),
         };
         let refused = |fault| LoadError::Init {
             plugin: spec.to_owned(),
@@ -162,6 +166,24 @@ impl Policy {
     /// one when the policy reuses instances. The brokers serve the `secrets`
     /// interface and (WIT v0.2) `trust` and `issued`, for this call only.
     pub fn evaluate(
+        &self,
+        service: Arc<str>,
+        request: &Request,
+        secrets: Arc<dyn SecretBroker>,
+        certificates: Arc<dyn CertificateBroker>,
+    ) -> Result<Evaluation, Fault> {
+        self.faults.admit()?;
+        let outcome = self.evaluate_unguarded(service, request, secrets, certificates);
+        self.faults.record(&outcome);
+        outcome
+    }
+
+    /// Whether the policy is quarantined (it faulted too often in a row).
+    pub fn quarantined(&self) -> bool {
+        self.faults.quarantined()
+    }
+
+    fn evaluate_unguarded(
         &self,
         service: Arc<str>,
         request: &Request,

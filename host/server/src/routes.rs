@@ -261,7 +261,28 @@ async fn read_body(req: Request<Incoming>) -> Result<Vec<u8>, Reply> {
 
 fn health(app: &App) -> Reply {
     let table = app.table();
-    if table.broken.is_empty() {
+    let mut problems: Vec<String> = table
+        .broken
+        .iter()
+        .map(|(a, r)| format!("{a}: not loaded: {r}"))
+        .collect();
+    // Quarantined plugins (limits::QUARANTINE_AFTER_FAULTS faults in a row).
+    for (alias, rt) in &table.by_alias {
+        let policies = rt.chain.policies().iter().chain(rt.approval.iter());
+        for policy in policies.filter(|p| p.quarantined()) {
+            problems.push(format!(
+                "{alias}: plugin {} quarantined after repeated faults (see the audit log); edit the service to retry it",
+                policy.identity()
+            ));
+        }
+        if rt.issuer.quarantined() {
+            problems.push(format!(
+                "{alias}: issuer {} quarantined after repeated faults (see the audit log); edit the service to retry it",
+                rt.issuer.identity()
+            ));
+        }
+    }
+    if problems.is_empty() {
         return text(
             StatusCode::OK,
             format!(
@@ -271,17 +292,12 @@ fn health(app: &App) -> Reply {
             ),
         );
     }
-    let mut broken: Vec<_> = table
-        .broken
-        .iter()
-        .map(|(a, r)| format!("{a}: {r}"))
-        .collect();
-    broken.sort();
+    problems.sort();
     text(
         StatusCode::SERVICE_UNAVAILABLE,
         format!(
-            "services not loaded:\n{}\nconfiguration generation {}",
-            broken.join("\n"),
+            "{}\nconfiguration generation {}",
+            problems.join("\n"),
             table.generation
         ),
     )
