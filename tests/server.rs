@@ -511,3 +511,28 @@ fn a_plugin_that_keeps_faulting_is_quarantined_and_health_names_it() {
     let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
+
+#[test]
+fn precompiled_plugins_are_kept_privately_and_a_damaged_one_is_compiled_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut server = Server::start("plugin-cache");
+    let cache = server.data_dir.join("plugin-cache");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert!(files.len() >= 2, "{files:?}");
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    // A damaged file is not trusted: it is replaced, and the server still serves.
+    std::fs::write(&files[0], b"not a precompiled component").unwrap();
+    server.restart();
+    let secret = server.new_secret("default");
+    let reply = enroll(&server, "default", "after-restart", &secret, ContentCipher::Aes128);
+    assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
+    assert_ne!(std::fs::read(&files[0]).unwrap(), b"not a precompiled component");
+}

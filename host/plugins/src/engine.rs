@@ -32,6 +32,8 @@ pub struct PluginEngine {
     /// Idle warm instances of every policy on this engine (`warm.rs`), against
     /// [`limits::WARM_INSTANCES_TOTAL`].
     pub(crate) warm_idle: Arc<AtomicUsize>,
+    /// Precompiled components on disk (the server's only; see `disk_cache.rs`).
+    disk: Option<crate::disk_cache::DiskCache>,
 }
 
 impl PluginEngine {
@@ -84,7 +86,15 @@ impl PluginEngine {
             issuer_linker: Arc::new(issuer_linker),
             compiled: Arc::default(),
             warm_idle: Arc::default(),
+            disk: None,
         })
+    }
+
+    /// Keeps precompiled components in `dir` (created 0700) and loads them from
+    /// there on later starts. Only the server does this: it alone writes there.
+    pub fn with_disk_cache(mut self, dir: &std::path::Path) -> std::io::Result<Self> {
+        self.disk = Some(crate::disk_cache::DiskCache::open(dir, &self.engine)?);
+        Ok(self)
     }
 
     /// Reads and compiles a plugin: `builtin:NAME` or a path to a `.wasm` component,
@@ -128,12 +138,26 @@ impl PluginEngine {
         let component = match self.cached(&sha256) {
             Some(component) => component,
             None => {
-                let component =
-                    Component::new(&self.engine, &bytes).map_err(|e| LoadError::Invalid {
-                        plugin: spec.to_owned(),
-                        world: "WebAssembly",
-                        detail: format!("{e:#}"),
-                    })?;
+                let precompiled = self
+                    .disk
+                    .as_ref()
+                    .and_then(|disk| disk.load(&self.engine, &sha256));
+                let component = match precompiled {
+                    Some(component) => component,
+                    None => {
+                        let component = Component::new(&self.engine, &bytes).map_err(|e| {
+                            LoadError::Invalid {
+                                plugin: spec.to_owned(),
+                                world: "WebAssembly",
+                                detail: format!("{e:#}"),
+                            }
+                        })?;
+                        if let Some(disk) = &self.disk {
+                            disk.store(&component, &sha256);
+                        }
+                        component
+                    }
+                };
                 if let Ok(mut compiled) = self.compiled.lock() {
                     compiled.insert(sha256.clone(), component.clone());
                 }

@@ -15,6 +15,7 @@
 mod bindings;
 mod builtin;
 mod chain;
+mod disk_cache;
 mod engine;
 mod host;
 mod http;

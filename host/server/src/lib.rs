@@ -39,6 +39,9 @@ use tokio::sync::Semaphore;
 
 use crate::runtime::ServiceTable;
 
+/// Where the server keeps precompiled plugins, inside its data directory.
+pub const PLUGIN_CACHE_DIR: &str = "plugin-cache";
+
 /// How often a running server checks the database for changed services. Edits
 /// made with the CLI take effect within this time, without a restart.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
@@ -77,7 +80,9 @@ impl App {
         digester: SecretDigester,
         data_dir: PathBuf,
     ) -> anyhow::Result<Arc<Self>> {
-        let engine = PluginEngine::new()?;
+        let engine = PluginEngine::new()?
+            .with_disk_cache(&data_dir.join(PLUGIN_CACHE_DIR))
+            .map_err(|e| anyhow::anyhow!("cannot create the plugin cache in {}: {e}", data_dir.display()))?;
         let table = ServiceTable::build(&engine, &store, &data_dir, None)?;
         Ok(Arc::new(Self {
             store,
