@@ -226,3 +226,29 @@ fn a_deleted_service_stops_answering_and_its_certificates_stay_revocable() {
     let reply = request(&server, "lab", &new_ra, "again", &spare);
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
 }
+
+#[test]
+fn service_plugins_lists_each_plugin_with_its_wit_version_and_hash() {
+    let server = Server::start("service-plugins");
+    let legacy = common::test_component("legacy-policy");
+    server.cli_ok(&[
+        "service",
+        "edit",
+        "default",
+        "--policy",
+        "builtin:secret-policy",
+        "--policy",
+        &format!("{},prefix=CN=lab-", legacy.display()),
+    ]);
+    let out = server.cli_ok(&["service", "plugins", "default"]);
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert_eq!(&rows[0][..4], ["policy 1", "secret-policy", "0.1.0", "0.2"], "{out}");
+    assert_eq!(rows[1][0], "policy 2");
+    assert_eq!(rows[1][3], "0.1", "the legacy plugin is built against WIT v0.1: {out}");
+    assert_eq!(&rows[2][..2], ["issuer", "local-ca-issuer"], "{out}");
+    for row in &rows {
+        assert_eq!(row[4].len(), 64, "a SHA-256: {out}");
+        assert!(row[4].chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

@@ -100,6 +100,17 @@ impl PluginEngine {
     /// Reads and compiles a plugin: `builtin:NAME` or a path to a `.wasm` component,
     /// and tells which WIT version of `world` it was built against, by the first
     /// of `exports` (interface name, version) it exports.
+    /// Who a policy (`issuer` false) or issuer plugin is, without running it:
+    /// name, version, content hash and WIT version (`sceptic service plugins`).
+    pub fn identify(&self, spec: &str, issuer: bool) -> Result<PluginIdentity, LoadError> {
+        let (world, exports) = if issuer {
+            ("issuer-plugin", crate::bindings::ISSUER_EXPORTS)
+        } else {
+            ("policy-plugin", crate::bindings::POLICY_EXPORTS)
+        };
+        self.compile(spec, world, exports).map(|(_, identity, _)| identity)
+    }
+
     pub(crate) fn compile(
         &self,
         spec: &str,

@@ -114,6 +114,9 @@ enum ServiceCommand {
     },
     /// Every setting of a service, its URL, RA certificates and what it holds.
     Show { name: String },
+    /// The service's plugins in chain order, each with its name, version, WIT
+    /// version and SHA-256 of the component.
+    Plugins { name: String },
     /// Serve the service again.
     Enable { name: String },
     /// Refuse every request to the service (HTTP 503, or a signed FAILURE for a
@@ -549,6 +552,7 @@ fn service(dir: &DataDir, command: ServiceCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ServiceCommand::Show { name } => crate::lifecycle::show(dir, &name),
+        ServiceCommand::Plugins { name } => crate::lifecycle::plugins(dir, &name),
         ServiceCommand::Enable { name } => crate::lifecycle::set_enabled(dir, &name, true),
         ServiceCommand::Disable { name } => crate::lifecycle::set_enabled(dir, &name, false),
         ServiceCommand::Delete { name, yes } => crate::lifecycle::delete(dir, &name, yes),

@@ -231,3 +231,36 @@ pub fn system_url(dir: &DataDir, url: Option<&str>, unset: bool) -> anyhow::Resu
     }
     Ok(())
 }
+
+/// `sceptic service plugins NAME`: each plugin of the service, as loaded (the
+/// component is read and compiled, not run), with what identifies it exactly.
+pub fn plugins(dir: &DataDir, name: &str) -> anyhow::Result<()> {
+    let s = dir.store.service(name)?;
+    let engine = sceptic_plugins::PluginEngine::new()?;
+    let describe = sceptic_server::manage::describe_plugin;
+    let mut rows: Vec<(String, &sceptic_store::PluginSpec, bool)> = s
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("policy {}", i + 1), p, false))
+        .collect();
+    if let Some(approval) = &s.approval {
+        rows.push(("approval".into(), approval, false));
+    }
+    rows.push(("issuer".into(), &s.issuer, true));
+    println!("role\tplugin\tversion\twit\tsha256\tsettings");
+    for (role, spec, issuer) in rows {
+        match engine.identify(&spec.plugin, issuer) {
+            Ok(id) => println!(
+                "{role}\t{}\t{}\t{}\t{}\t{}",
+                id.name,
+                id.version,
+                id.wit,
+                id.sha256,
+                describe(spec)
+            ),
+            Err(e) => println!("{role}\tNOT LOADABLE: {e}\t-\t-\t-\t{}", describe(spec)),
+        }
+    }
+    Ok(())
+}
