@@ -536,3 +536,63 @@ fn precompiled_plugins_are_kept_privately_and_a_damaged_one_is_compiled_again() 
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
     assert_ne!(std::fs::read(&files[0]).unwrap(), b"not a precompiled component");
 }
+
+/// Live swap (issue: plugin platform): the chain changes while 200 enrollments
+/// run; none fails because of it, and requests after the swap follow the new
+/// chain. In-flight requests finish on the table they started with.
+#[test]
+fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_after() {
+    let server = Server::start("swap");
+    server.cli_ok(&["secret", "add", "--service", "default", "--value", "swap-load-secret", "--global"]);
+    let policy = server.root.join("no-blocked.cel");
+    std::fs::write(
+        &policy,
+        "request.csr.subject.startsWith(\"CN=blocked\") ? \"deny:blocked by the new policy\" : true\n",
+    )
+    .unwrap();
+    let ra = server.ra_cert("default");
+    // Key generation is client work: a few requesters, many transactions.
+    let requesters: Vec<Requester> = (0..4).map(|i| Requester::generate(2048, &format!("load-{i}"))).collect();
+    let port = server.port;
+    let loader = std::thread::spawn(move || {
+        let mut outcomes = Vec::new();
+        for i in 0..200 {
+            let requester = &requesters[i % requesters.len()];
+            let csr = client::build_csr(&requester.key, &format!("CN=load-{i}"), Some("swap-load-secret"), &[]);
+            let mut opts = options(ContentCipher::Aes128, DigestAlg::Sha256);
+            opts.transaction_id = format!("swap-{i}");
+            let (body, _) = client::build_request(requester, &ra, &csr, &opts);
+            let (status, _, answer) =
+                http(port, "POST", "/scep/default?operation=PKIOperation", &[], &body);
+            let reply = (status == 200)
+                .then(|| client::read_cert_rep(&answer, requester).ok())
+                .flatten();
+            outcomes.push((Instant::now(), reply.and_then(|r| r.message.pki_status)));
+            // Paced, so the swap lands mid-load even on a fast machine.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        outcomes
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    server.reconfigure(&[
+        "service",
+        "edit",
+        "default",
+        "--policy",
+        "builtin:secret-policy",
+        "--policy",
+        &format!("builtin:script-policy,file={}", policy.display()),
+    ]);
+    let swapped_at = Instant::now();
+    let outcomes = loader.join().unwrap();
+    let after = outcomes.iter().filter(|(at, _)| *at > swapped_at).count();
+    assert!(after > 0 && after < outcomes.len(), "the swap must land mid-load ({after} after)");
+    let failed = outcomes.iter().filter(|(_, o)| *o != Some(PkiStatus::Success)).count();
+    assert_eq!(failed, 0, "requests failed during the swap: {outcomes:?}");
+    assert!(server.log_text().contains("service configuration reloaded"));
+
+    let blocked = enroll(&server, "default", "blocked-1", "swap-load-secret", ContentCipher::Aes128);
+    assert_eq!(blocked.message.pki_status, Some(PkiStatus::Failure));
+    let text = blocked.message.fail_info_text.unwrap_or_default();
+    assert!(text.contains("blocked by the new policy"), "{text}");
+}
