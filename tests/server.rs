@@ -596,3 +596,38 @@ fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_afte
     let text = blocked.message.fail_info_text.unwrap_or_default();
     assert!(text.contains("blocked by the new policy"), "{text}");
 }
+
+#[test]
+fn sighup_reloads_files_a_configuration_names_and_a_broken_one_changes_nothing() {
+    let server = Server::start("sighup");
+    let policy = server.root.join("gate.cel");
+    std::fs::write(&policy, "true\n").unwrap();
+    server.reconfigure(&[
+        "service",
+        "edit",
+        "default",
+        "--policy",
+        "builtin:secret-policy",
+        "--policy",
+        &format!("builtin:script-policy,file={}", policy.display()),
+    ]);
+    let try_enroll = |cn: &str| {
+        let secret = server.new_secret("default");
+        enroll(&server, "default", cn, &secret, ContentCipher::Aes128)
+    };
+    assert_eq!(try_enroll("before").message.pki_status, Some(PkiStatus::Success));
+
+    // The file changes; the database does not. SIGHUP makes the server read it.
+    std::fs::write(&policy, "\"deny:closed for maintenance\"\n").unwrap();
+    server.hang_up();
+    let reply = try_enroll("after");
+    assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
+    assert!(reply.message.fail_info_text.unwrap_or_default().contains("closed for maintenance"));
+
+    // A file that no longer loads: the previous configuration keeps serving.
+    std::fs::write(&policy, "request.csr.no_such_field\n").unwrap();
+    server.hang_up();
+    let reply = try_enroll("still-closed");
+    assert!(reply.message.fail_info_text.unwrap_or_default().contains("closed for maintenance"));
+    assert!(server.log_text().contains("the previous one keeps serving"), "{}", server.log_text());
+}

@@ -172,6 +172,22 @@ impl Server {
             .to_owned()
     }
 
+    /// Sends SIGHUP to the server (reload every service) and waits until its log
+    /// says the reload finished, or failed.
+    pub fn hang_up(&self) {
+        let before = self.log_text().matches("SIGHUP").count();
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.log_text().matches("SIGHUP").count() == before {
+            assert!(Instant::now() < deadline, "no SIGHUP reload: {}", self.log_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

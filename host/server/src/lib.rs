@@ -83,7 +83,7 @@ impl App {
         let engine = PluginEngine::new()?
             .with_disk_cache(&data_dir.join(PLUGIN_CACHE_DIR))
             .map_err(|e| anyhow::anyhow!("cannot create the plugin cache in {}: {e}", data_dir.display()))?;
-        let table = ServiceTable::build(&engine, &store, &data_dir, None)?;
+        let table = ServiceTable::build(&engine, &store, &data_dir, None, true)?;
         Ok(Arc::new(Self {
             store,
             engine,
@@ -105,12 +105,37 @@ impl App {
 
     /// Rebuilds the services whose configuration changed, off the request path,
     /// and swaps the new table in. Returns whether anything changed.
+    /// Rebuilds every service (SIGHUP: files a configuration names, such as a
+    /// `.wasm` component or a script-policy's `.cel` file, may have changed), off
+    /// the request path. A service whose new build fails keeps its old one.
+    pub fn reload_all(&self) -> anyhow::Result<()> {
+        let current = self.table();
+        let next = ServiceTable::build(
+            &self.engine,
+            &self.store,
+            &self.data_dir,
+            Some(&current),
+            false,
+        )?;
+        *self
+            .table
+            .write()
+            .expect("the table lock is never poisoned") = Arc::new(next);
+        Ok(())
+    }
+
     pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
         let current = self.table();
         if self.store.services_generation()? == current.generation {
             return Ok(false);
         }
-        let next = ServiceTable::build(&self.engine, &self.store, &self.data_dir, Some(&current))?;
+        let next = ServiceTable::build(
+            &self.engine,
+            &self.store,
+            &self.data_dir,
+            Some(&current),
+            true,
+        )?;
         *self
             .table
             .write()
@@ -190,6 +215,25 @@ where
 }
 
 fn spawn_reloader(app: Arc<App>) {
+    // SIGHUP rebuilds every service, for edits to files the database does not
+    // see change (a replaced .wasm, an edited .cel).
+    let hup_app = app.clone();
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; reload by editing a service instead");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let app = hup_app.clone();
+            match tokio::task::spawn_blocking(move || app.reload_all()).await {
+                Ok(Ok(())) => tracing::info!("SIGHUP: every service reloaded"),
+                Ok(Err(e)) => tracing::error!("SIGHUP reload failed, the previous configuration keeps serving: {e:#}"),
+                Err(e) => tracing::error!("the SIGHUP reload task failed: {e}"),
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(RELOAD_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -285,12 +285,14 @@ pub struct ServiceTable {
 }
 
 impl ServiceTable {
-    /// Builds the table, reusing runtimes whose service did not change.
+    /// Builds the table; with `reuse_unchanged`, runtimes whose service did not
+    /// change are kept as they are (SIGHUP rebuilds them all).
     pub fn build(
         engine: &PluginEngine,
         store: &Arc<Store>,
         data_dir: &Path,
         previous: Option<&ServiceTable>,
+        reuse_unchanged: bool,
     ) -> anyhow::Result<Self> {
         let generation = store.services_generation()?;
         let mut table = ServiceTable {
@@ -301,7 +303,9 @@ impl ServiceTable {
         for service in store.services()? {
             let alias = service.alias.clone();
             let reusable = previous.and_then(|p| p.by_alias.get(&alias)).filter(|rt| {
-                rt.service.id == service.id && rt.service.generation == service.generation
+                reuse_unchanged
+                    && rt.service.id == service.id
+                    && rt.service.generation == service.generation
             });
             if let Some(runtime) = reusable {
                 table.by_alias.insert(alias, runtime.clone());
