@@ -631,3 +631,65 @@ fn sighup_reloads_files_a_configuration_names_and_a_broken_one_changes_nothing()
     assert!(reply.message.fail_info_text.unwrap_or_default().contains("closed for maintenance"));
     assert!(server.log_text().contains("the previous one keeps serving"), "{}", server.log_text());
 }
+
+/// Issuer faults (issue: plugin platform): an issuer that returns garbage, one
+/// that traps until it is quarantined, and one whose `init` fails at load. The
+/// server keeps serving the other services; the audit log and /health say what
+/// happened.
+#[test]
+fn faulting_issuers_are_refused_audited_quarantined_and_others_keep_serving() {
+    let mut server = Server::start("issuer-faults");
+    let issuer = common::test_component("fault-issuer");
+    for fault in ["garbage", "trap"] {
+        server.cli_ok(&[
+            "service", "add", fault, "--issuer", &format!("{},fault={fault}", issuer.display()),
+            "--skip-issuer-check", "true",
+        ]);
+    }
+    // Any edit: `reconfigure` waits until the server has loaded the new services.
+    server.reconfigure(&["service", "edit", "default", "--max-poll-count", "0"]);
+    let secret = server.new_secret("garbage");
+    let reply = enroll(&server, "garbage", "g", &secret, ContentCipher::Aes128);
+    assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
+    let text = reply.message.fail_info_text.unwrap_or_default();
+    assert!(text.contains("unreadable certificate"), "{text}");
+    assert_eq!(server.count("select count(*) from secrets where used_at is not null"), 0);
+
+    let secret = server.new_secret("trap");
+    for i in 0..5 {
+        let reply = enroll(&server, "trap", &format!("t{i}"), &secret, ContentCipher::Aes128);
+        assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
+    }
+    let reply = enroll(&server, "trap", "t5", &secret, ContentCipher::Aes128);
+    assert!(reply.message.fail_info_text.unwrap_or_default().contains("quarantined"));
+    let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 503);
+    assert!(body.contains("trap: issuer fault_issuer@file quarantined"), "{body}");
+    let audit = server.audit_events();
+    assert!(audit.lines().any(|l| l.starts_with("trap|plugin-fault|fault_issuer@file|trap")), "{audit}");
+    assert!(audit.lines().any(|l| l.starts_with("trap|plugin-fault|fault_issuer@file|quarantined")), "{audit}");
+
+    // An init that fails at load (the CLI would refuse this setting, so it is
+    // written straight into the database): the service is not loaded, /health
+    // names it, and the others serve.
+    let spec = format!("{{\"plugin\":\"{}\",\"config\":{{\"fault\":\"init\"}}}}", issuer.display());
+    let update = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update services set issuer=?, generation=generation+1 where name='garbage'\", (sys.argv[2],)); c.commit()")
+        .arg(server.data_dir.join("sceptic.db"))
+        .arg(&spec)
+        .status()
+        .unwrap();
+    assert!(update.success());
+    server.restart();
+    let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 503);
+    assert!(body.contains("init refuses on purpose"), "{body}");
+    let (status, _, _) = http(server.port, "GET", "/scep/garbage?operation=GetCACaps", &[], &[]);
+    assert_eq!(status, 503);
+    let good = server.new_secret("default");
+    let reply = enroll(&server, "default", "still-fine", &good, ContentCipher::Aes128);
+    assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
+}

@@ -14,6 +14,7 @@ const GUESTS: &[&str] = &[
     "approval-policy",
     "fault-policy",
     "deferred-issuer",
+    "fault-issuer",
     "trusted-cert-policy",
     "script-policy",
     "legacy-policy",
