@@ -81,8 +81,9 @@ impl StoreCertificates {
     /// shared by two services does not let one renew the other's certificates),
     /// and not revoked.
     fn verify_service_ca(&self, cert: &CertificateInfo) -> Result<TrustedSigner, String> {
-        sceptic_proto::issued_by(&cert.der, &self.ca_certificate)
-            .map_err(|e| format!("the signer certificate was not issued by this service's CA: {e}"))?;
+        sceptic_proto::issued_by(&cert.der, &self.ca_certificate).map_err(|e| {
+            format!("the signer certificate was not issued by this service's CA: {e}")
+        })?;
         let recorded = self
             .store
             .certificate_by_serial(self.ca_id, &cert.serial_hex)
@@ -112,10 +113,13 @@ impl StoreCertificates {
     /// within its validity). A certificate of our own CA is also checked against
     /// our revocations; other CAs' revocation is not known here.
     fn verify_trusted(&self, cert: &CertificateInfo) -> Result<TrustedSigner, String> {
-        let anchors = self.store.trusted_certificates(self.service_id).map_err(|e| {
-            tracing::error!("reading trusted certificates failed: {e}");
-            "the host could not read its trusted certificates".to_owned()
-        })?;
+        let anchors = self
+            .store
+            .trusted_certificates(self.service_id)
+            .map_err(|e| {
+                tracing::error!("reading trusted certificates failed: {e}");
+                "the host could not read its trusted certificates".to_owned()
+            })?;
         if anchors.is_empty() {
             return Err("the service has no trusted certificates".into());
         }

@@ -16,12 +16,12 @@ use sha2::{Digest, Sha256};
 
 use crate::App;
 use crate::broker::{StoreCertificates, StoreSecrets};
+use crate::enforce::{self, Delivery};
 use crate::issue::{self, IssueContext, Issued};
 use crate::reply::{
     self, Facts, HOST, Origin, PkiReply, Refusal, fail_info_from_wit, host_refusal,
 };
 use crate::runtime::ServiceRuntime;
-use crate::enforce::{self, Delivery};
 use crate::{held, retrieve};
 
 pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origin) -> PkiReply {
@@ -72,23 +72,27 @@ pub fn pki_operation(app: &App, rt: &ServiceRuntime, body: &[u8], origin: &Origi
             &facts,
             Rejection::new(
                 FailInfo::BadAlg,
-                format!("digest {} is not allowed by this service", message.digest.name()),
+                format!(
+                    "digest {} is not allowed by this service",
+                    message.digest.name()
+                ),
             ),
             HOST,
         );
     }
-    let outcome = open(rt, &message, origin, &mut facts).and_then(|opened| match message.message_type {
-        MessageType::PkcsReq | MessageType::RenewalReq => {
-            enroll(app, rt, &message, &facts, &opened)
-        }
-        MessageType::CertPoll => held::poll(app, rt, &facts, &opened),
-        MessageType::GetCert => retrieve::get_cert(app, rt, &facts, &opened),
-        MessageType::GetCrl => retrieve::get_crl(app, rt, &facts, &opened),
-        other => Err(host_refusal(
-            FailInfo::BadRequest,
-            format!("messageType {other} is not a request"),
-        )),
-    });
+    let outcome =
+        open(rt, &message, origin, &mut facts).and_then(|opened| match message.message_type {
+            MessageType::PkcsReq | MessageType::RenewalReq => {
+                enroll(app, rt, &message, &facts, &opened)
+            }
+            MessageType::CertPoll => held::poll(app, rt, &facts, &opened),
+            MessageType::GetCert => retrieve::get_cert(app, rt, &facts, &opened),
+            MessageType::GetCrl => retrieve::get_crl(app, rt, &facts, &opened),
+            other => Err(host_refusal(
+                FailInfo::BadRequest,
+                format!("messageType {other} is not a request"),
+            )),
+        });
     match outcome {
         Ok(reply) => reply,
         Err((rejection, decided_by)) => reply::refuse(app, rt, &facts, rejection, &decided_by),

@@ -69,9 +69,7 @@ pub fn answer(
     };
     match held.status {
         RequestStatus::Issued => match held.certificate {
-            Some(certificate) => {
-                reply::success(rt, facts, certificate, opened)
-            }
+            Some(certificate) => reply::success(rt, facts, certificate, opened),
             None => Err(host_refusal(
                 FailInfo::BadRequest,
                 "the issued certificate is missing from the database",
@@ -168,9 +166,7 @@ fn ask_issuer(
         held_request_id: Some(held.id),
     };
     match issue::poll_issuer(app, rt, ticket, &request, &context) {
-        Ok(Issued::Certificate(der)) => {
-            reply::success(rt, facts, der, opened).map(Some)
-        }
+        Ok(Issued::Certificate(der)) => reply::success(rt, facts, der, opened).map(Some),
         Ok(Issued::Pending(_)) => Ok(None),
         Err((rejection, by)) => {
             app.store

@@ -82,7 +82,12 @@ impl App {
     ) -> anyhow::Result<Arc<Self>> {
         let engine = PluginEngine::new()?
             .with_disk_cache(&data_dir.join(PLUGIN_CACHE_DIR))
-            .map_err(|e| anyhow::anyhow!("cannot create the plugin cache in {}: {e}", data_dir.display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the plugin cache in {}: {e}",
+                    data_dir.display()
+                )
+            })?;
         let table = ServiceTable::build(&engine, &store, &data_dir, None, true)?;
         Ok(Arc::new(Self {
             store,
@@ -229,7 +234,9 @@ fn spawn_reloader(app: Arc<App>) {
             let app = hup_app.clone();
             match tokio::task::spawn_blocking(move || app.reload_all()).await {
                 Ok(Ok(())) => tracing::info!("SIGHUP: every service reloaded"),
-                Ok(Err(e)) => tracing::error!("SIGHUP reload failed, the previous configuration keeps serving: {e:#}"),
+                Ok(Err(e)) => tracing::error!(
+                    "SIGHUP reload failed, the previous configuration keeps serving: {e:#}"
+                ),
                 Err(e) => tracing::error!("the SIGHUP reload task failed: {e}"),
             }
         }

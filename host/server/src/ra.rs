@@ -75,9 +75,13 @@ pub fn roll_over(app: &App) {
             continue;
         }
         match make_successor(&app.store, &app.data_dir, rt) {
-            Ok(true) => tracing::info!(service = %rt.name, "made a successor RA certificate; GetNextCACert offers it"),
+            Ok(true) => {
+                tracing::info!(service = %rt.name, "made a successor RA certificate; GetNextCACert offers it")
+            }
             Ok(false) => {}
-            Err(e) => tracing::error!(service = %rt.name, "making a successor RA certificate failed: {e:#}; will try again"),
+            Err(e) => {
+                tracing::error!(service = %rt.name, "making a successor RA certificate failed: {e:#}; will try again")
+            }
         }
     }
 }

@@ -138,10 +138,7 @@ pub async fn route(
                 match sceptic_proto::decode_get_message(message) {
                     Ok(bytes) => bytes,
                     Err(e) => {
-                        return Ok(text(
-                            StatusCode::BAD_REQUEST,
-                            format!("the message parameter is not base64: {e}"),
-                        ));
+                        return Ok(text(StatusCode::BAD_REQUEST, e.to_string()));
                     }
                 }
             };
@@ -184,7 +181,7 @@ pub async fn route(
         }
         "" => text(
             StatusCode::BAD_REQUEST,
-            "missing operation= (GetCACaps, GetCACert, PKIOperation)",
+            "missing operation= (GetCACaps, GetCACert, GetNextCACert, PKIOperation)",
         ),
         other => text(
             StatusCode::BAD_REQUEST,

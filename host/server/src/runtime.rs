@@ -122,13 +122,23 @@ pub fn capabilities(service: &Service, has_next_ca: bool) -> String {
         caps.push("Renewal");
     }
     // SCEPStandard promises AES, POSTPKIOperation and SHA-256 together (§3.5.2).
-    if aes && service.algorithms.client_digests.iter().any(|d| d == "sha256") {
+    if aes
+        && service
+            .algorithms
+            .client_digests
+            .iter()
+            .any(|d| d == "sha256")
+    {
         caps.push("SCEPStandard");
     }
     // Digests clients may sign with. §3.5.2 has keywords for these three only:
     // SHA-224 and SHA-384 are accepted when listed but not advertised, and MD5
     // (a legacy allowance, not an offer) never is.
-    for (name, cap) in [("sha1", "SHA-1"), ("sha256", "SHA-256"), ("sha512", "SHA-512")] {
+    for (name, cap) in [
+        ("sha1", "SHA-1"),
+        ("sha256", "SHA-256"),
+        ("sha512", "SHA-512"),
+    ] {
         if service.algorithms.client_digests.iter().any(|d| d == name) {
             caps.push(cap);
         }
@@ -165,8 +175,9 @@ pub fn load_service(
     };
     let mut rows = Vec::new();
     for row in store.ra_keys(service.id)? {
-        let described = sceptic_proto::describe_certificate(&row.certificate)
-            .map_err(|r| anyhow::anyhow!("RA certificate {} is unreadable: {}", row.id, r.reason))?;
+        let described = sceptic_proto::describe_certificate(&row.certificate).map_err(|r| {
+            anyhow::anyhow!("RA certificate {} is unreadable: {}", row.id, r.reason)
+        })?;
         rows.push(RaCredential {
             certificate_der: row.certificate,
             key: Arc::new(RsaKey::load(&key_path(data_dir, &row.key_file))?),
@@ -260,7 +271,9 @@ pub fn arrange_ra(mut rows: Vec<RaCredential>, now: i64) -> Vec<RaCredential> {
         .position(|r| r.not_after > now)
         .unwrap_or(rows.len().saturating_sub(1));
     if rows.iter().all(|r| r.not_after <= now) {
-        tracing::error!("every RA certificate has expired; clients will refuse replies until the RA is renewed");
+        tracing::error!(
+            "every RA certificate has expired; clients will refuse replies until the RA is renewed"
+        );
     }
     // RAs older than the current one have expired: they decrypt nothing more.
     let successors = rows.split_off(current + 1);

@@ -179,7 +179,10 @@ impl Fields {
             None => Ok(None),
             Some(v) => match v.as_i64() {
                 Some(n) if n > 0 => Ok(Some(n)),
-                _ => Err(Refusal::field(field, "must be an id (a whole number from 1)")),
+                _ => Err(Refusal::field(
+                    field,
+                    "must be an id (a whole number from 1)",
+                )),
             },
         }
     }

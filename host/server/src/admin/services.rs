@@ -52,7 +52,12 @@ fn settings(body: &mut Fields) -> Result<Settings, Refusal> {
         None => None,
         Some(Value::Null) => Some("system".to_owned()),
         Some(Value::String(s)) => Some(s),
-        Some(_) => return Err(Refusal::field("base_url", "must be a URL, \"system\" or null")),
+        Some(_) => {
+            return Err(Refusal::field(
+                "base_url",
+                "must be a URL, \"system\" or null",
+            ));
+        }
     };
     Ok(Settings {
         client_ciphers: body.list("client_ciphers")?,
@@ -84,7 +89,10 @@ fn create_body(body: &mut Fields) -> Result<CreateService, Refusal> {
         (None, None) => Ownership::Generate { token: true },
         (Some(team_id), Some(user_id)) => Ownership::Existing { team_id, user_id },
         (Some(_), None) => {
-            return Err(Refusal::field("user_id", "team_id needs a user_id of that team"));
+            return Err(Refusal::field(
+                "user_id",
+                "team_id needs a user_id of that team",
+            ));
         }
         (None, Some(_)) => {
             return Err(Refusal::field(

@@ -233,7 +233,10 @@ impl Settings {
                 // A bad subject would only show when the next RA is made.
                 if let Some(Some(subject)) = &ra.subject {
                     sceptic_x509::name_der(subject).map_err(|e| {
-                        bad("ra_subject", format!("{subject:?} is not an RFC 4514 name: {e}"))
+                        bad(
+                            "ra_subject",
+                            format!("{subject:?} is not an RFC 4514 name: {e}"),
+                        )
                     })?;
                 }
                 ra
