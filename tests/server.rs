@@ -554,9 +554,21 @@ fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_afte
     // Key generation is client work: a few requesters, many transactions.
     let requesters: Vec<Requester> = (0..4).map(|i| Requester::generate(2048, &format!("load-{i}"))).collect();
     let port = server.port;
+    // When the swap is done; the loader keeps going until it has made at least
+    // 200 enrollments and 50 of them after the swap (bounded in count and time).
+    let swapped: std::sync::Arc<std::sync::Mutex<Option<Instant>>> = Default::default();
+    let swapped_seen = swapped.clone();
     let loader = std::thread::spawn(move || {
         let mut outcomes = Vec::new();
-        for i in 0..200 {
+        let started = Instant::now();
+        for i in 0..2_000 {
+            let after = swapped_seen
+                .lock()
+                .unwrap()
+                .map(|at| outcomes.iter().filter(|(t, _)| *t > at).count());
+            if (i >= 200 && after.is_some_and(|n| n >= 50)) || started.elapsed() > Duration::from_secs(240) {
+                break;
+            }
             let requester = &requesters[i % requesters.len()];
             let csr = client::build_csr(&requester.key, &format!("CN=load-{i}"), Some("swap-load-secret"), &[]);
             let mut opts = options(ContentCipher::Aes128, DigestAlg::Sha256);
@@ -568,8 +580,7 @@ fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_afte
                 .then(|| client::read_cert_rep(&answer, requester).ok())
                 .flatten();
             outcomes.push((Instant::now(), reply.and_then(|r| r.message.pki_status)));
-            // Paced, so the swap lands mid-load even on a fast machine.
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
         outcomes
     });
@@ -584,9 +595,12 @@ fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_afte
         &format!("builtin:script-policy,file={}", policy.display()),
     ]);
     let swapped_at = Instant::now();
+    *swapped.lock().unwrap() = Some(swapped_at);
     let outcomes = loader.join().unwrap();
     let after = outcomes.iter().filter(|(at, _)| *at > swapped_at).count();
-    assert!(after > 0 && after < outcomes.len(), "the swap must land mid-load ({after} after)");
+    let before = outcomes.len() - after;
+    assert!(outcomes.len() >= 200, "only {} enrollments", outcomes.len());
+    assert!(after >= 50 && before > 0, "the swap must land mid-load ({before} before, {after} after)");
     let failed = outcomes.iter().filter(|(_, o)| *o != Some(PkiStatus::Success)).count();
     assert_eq!(failed, 0, "requests failed during the swap: {outcomes:?}");
     assert!(server.log_text().contains("service configuration reloaded"));
