@@ -8,8 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Server, http};
-use sceptic_proto::client::{self, RequestOptions, Requester};
-use sceptic_proto::{ContentCipher, DigestAlg, KeyTransport, MessageType, PkiStatus};
+use sceptic_proto::client::{self, Requester};
+use sceptic_proto::{ContentCipher, PkiStatus};
 use serde_json::{Value, json};
 
 /// One admin API call; returns the status and the JSON body (Null if none).
@@ -59,28 +59,17 @@ fn wait_for(server: &Server, alias: &str, status: u16) {
     }
 }
 
-/// One PKCSReq for `cn` with `challenge`; returns the reply.
+/// One PKCSReq for `cn` with `challenge` from a fresh key; returns the reply.
 fn enroll(server: &Server, alias: &str, cn: &str, challenge: &str) -> client::Reply {
     let requester = Requester::generate(2048, cn);
-    let csr = client::build_csr(&requester.key, &format!("CN={cn}"), Some(challenge), &[]);
-    let options = RequestOptions {
-        message_type: MessageType::PkcsReq,
-        transaction_id: format!("{alias}-{cn}"),
-        digest: DigestAlg::Sha256,
-        cipher: ContentCipher::Aes256,
-        key_transport: KeyTransport::Pkcs1v15,
-    };
-    let ra = server.ra_cert(alias);
-    let (body, _) = client::build_request(&requester, &ra, &csr, &options);
-    let (status, _, answer) = http(
-        server.port,
-        "POST",
-        &format!("/scep/{alias}?operation=PKIOperation"),
-        &[("Content-Type", "application/x-pki-message")],
-        &body,
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-    client::read_cert_rep(&answer, &requester).unwrap()
+    common::pkcs_req(
+        server,
+        alias,
+        &requester,
+        cn,
+        challenge,
+        ContentCipher::Aes256,
+    )
 }
 
 fn serial_of(reply: &client::Reply) -> String {

@@ -7,66 +7,22 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
 use common::{Server, assert_issued_for, scepclient};
-
-/// The example's source folder.
-fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/examples/min-key-c")
-}
 
 /// Builds min_key.wasm once per test run into <target>/example-plugins, and again
 /// only when its source, its build script or the WIT is newer than the component.
 fn c_policy() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        // <target>/<profile>/deps/<test binary>
-        let out = exe.ancestors().nth(3).unwrap().join("example-plugins");
-        let wasm = out.join("min_key.wasm");
-        let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit/v0.2");
-        let built = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
-        let newest = [
-            example_dir().join("min_key.c"),
-            example_dir().join("build.sh"),
-        ]
-        .into_iter()
-        .chain(files_under(&wit))
-        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-        .max()
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-        if built.is_none_or(|built| built < newest) {
-            let run = Command::new("bash")
-                .arg(example_dir().join("build.sh"))
-                .arg(&out)
-                .output()
-                .unwrap();
-            assert!(
-                run.status.success(),
-                "building the C policy failed (run scripts/setup for clang, wasi-libc, \
-                 wit-bindgen, wasm-tools and the WASI adapter):\n{}{}",
-                String::from_utf8_lossy(&run.stdout),
-                String::from_utf8_lossy(&run.stderr)
-            );
-        }
-        wasm
+        common::build_example(
+            "min-key-c",
+            &["min_key.c", "build.sh"],
+            "min_key.wasm",
+            "clang, wasi-libc, wit-bindgen, wasm-tools and the WASI adapter",
+        )
     })
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// `--policy PATH/min_key.wasm,SETTINGS`.

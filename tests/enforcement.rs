@@ -38,11 +38,14 @@ fn send(
         cipher: ContentCipher::Aes256,
         key_transport: KeyTransport::Pkcs1v15,
     };
-    let (body, nonce) = client::build_request(requester, &server.ra_cert("default"), &csr, &options);
+    let (body, nonce) =
+        client::build_request(requester, &server.ra_cert("default"), &csr, &options);
     let (status, _, answer) = match how {
         Send::Post { content_type } => {
-            let headers: Vec<(&str, &str)> =
-                content_type.map(|t| ("Content-Type", t)).into_iter().collect();
+            let headers: Vec<(&str, &str)> = content_type
+                .map(|t| ("Content-Type", t))
+                .into_iter()
+                .collect();
             http(
                 server.port,
                 "POST",
@@ -114,7 +117,13 @@ fn requester_with_key_usage(cn: &str, key_usage: &str) -> Requester {
 }
 
 fn edit(server: &Server, flag: &str, on: bool) {
-    server.reconfigure(&["service", "edit", "default", flag, if on { "true" } else { "false" }]);
+    server.reconfigure(&[
+        "service",
+        "edit",
+        "default",
+        flag,
+        if on { "true" } else { "false" },
+    ]);
 }
 
 #[test]
@@ -123,10 +132,21 @@ fn post_only_and_strict_content_types_refuse_in_kind_and_certmonger_sees_it() {
     let plain = |cn: &str, how| {
         let requester = Requester::generate(2048, cn);
         let secret = server.new_secret("default");
-        send(&server, &requester, &requester.key, &format!("CN={cn}"), Some(&secret), how)
+        send(
+            &server,
+            &requester,
+            &requester.key,
+            &format!("CN={cn}"),
+            Some(&secret),
+            how,
+        )
     };
-    let octet = Send::Post { content_type: Some("application/octet-stream") };
-    let pki = Send::Post { content_type: Some("application/x-pki-message; charset=binary") };
+    let octet = Send::Post {
+        content_type: Some("application/octet-stream"),
+    };
+    let pki = Send::Post {
+        content_type: Some("application/x-pki-message; charset=binary"),
+    };
 
     // Off (the default): GET and any content type are served.
     assert_success(&plain("get-1", Send::Get));
@@ -136,8 +156,19 @@ fn post_only_and_strict_content_types_refuse_in_kind_and_certmonger_sees_it() {
     edit(&server, "--post-only", true);
     assert_refused_by_flag(&plain("get-2", Send::Get), "post-only");
     assert_success(&plain("post-2", octet));
-    let caps = http(server.port, "GET", "/scep/default?operation=GetCACaps", &[], &[]).2;
-    assert!(String::from_utf8_lossy(&caps).lines().any(|l| l == "POSTPKIOperation"));
+    let caps = http(
+        server.port,
+        "GET",
+        "/scep/default?operation=GetCACaps",
+        &[],
+        &[],
+    )
+    .2;
+    assert!(
+        String::from_utf8_lossy(&caps)
+            .lines()
+            .any(|l| l == "POSTPKIOperation")
+    );
     // certmonger always uses GET: it is refused, and says so.
     let secret = server.new_secret("default");
     let (dir, output) = certmonger_request(&server, "default", &secret, "cm-post-only");
@@ -147,7 +178,10 @@ fn post_only_and_strict_content_types_refuse_in_kind_and_certmonger_sees_it() {
 
     edit(&server, "--strict-content-types", true);
     assert_refused_by_flag(&plain("octet-3", octet), "strict-content-types");
-    assert_refused_by_flag(&plain("none-3", Send::Post { content_type: None }), "strict-content-types");
+    assert_refused_by_flag(
+        &plain("none-3", Send::Post { content_type: None }),
+        "strict-content-types",
+    );
     assert_success(&plain("pki-3", pki));
     assert_success(&plain("get-3", Send::Get));
 
@@ -167,18 +201,39 @@ fn signer_key_usage_and_self_signed_match_are_enforced_when_on() {
     let with_ku = |cn: &str| {
         let requester = requester_with_key_usage(cn, "keyEncipherment");
         let secret = server.new_secret("default");
-        send(&server, &requester, &requester.key, &format!("CN={cn}"), Some(&secret), post)
+        send(
+            &server,
+            &requester,
+            &requester.key,
+            &format!("CN={cn}"),
+            Some(&secret),
+            post,
+        )
     };
     let mismatched_subject = |cn: &str| {
         let requester = Requester::generate(2048, cn);
         let secret = server.new_secret("default");
-        send(&server, &requester, &requester.key, &format!("CN={cn}-other"), Some(&secret), post)
+        send(
+            &server,
+            &requester,
+            &requester.key,
+            &format!("CN={cn}-other"),
+            Some(&secret),
+            post,
+        )
     };
     let mismatched_key = |cn: &str| {
         let requester = Requester::generate(2048, cn);
         let other = Requester::generate(2048, cn);
         let secret = server.new_secret("default");
-        send(&server, &requester, &other.key, &format!("CN={cn}"), Some(&secret), post)
+        send(
+            &server,
+            &requester,
+            &other.key,
+            &format!("CN={cn}"),
+            Some(&secret),
+            post,
+        )
     };
 
     assert_success(&with_ku("ku-1"));
@@ -193,7 +248,14 @@ fn signer_key_usage_and_self_signed_match_are_enforced_when_on() {
     // A signer that follows every rule still enrolls.
     let requester = requester_with_key_usage("good", "digitalSignature,keyEncipherment");
     let secret = server.new_secret("default");
-    assert_success(&send(&server, &requester, &requester.key, "CN=good", Some(&secret), post));
+    assert_success(&send(
+        &server,
+        &requester,
+        &requester.key,
+        "CN=good",
+        Some(&secret),
+        post,
+    ));
 
     let show = server.cli_ok(&["service", "show", "default"]);
     assert!(
@@ -213,12 +275,37 @@ fn open_with_password(dir: &Path, reply: &[u8], password: &str) -> std::path::Pa
     let degenerate = dir.join("degenerate.der");
     let cert = dir.join("cert.pem");
     let path = |p: &Path| p.to_str().unwrap().to_owned();
-    openssl(&["cms", "-verify", "-noverify", "-inform", "DER", "-in", &path(&reply_file), "-out", &path(&envelope)]);
     openssl(&[
-        "cms", "-decrypt", "-pwri_password", password, "-inform", "DER", "-in", &path(&envelope),
-        "-out", &path(&degenerate),
+        "cms",
+        "-verify",
+        "-noverify",
+        "-inform",
+        "DER",
+        "-in",
+        &path(&reply_file),
+        "-out",
+        &path(&envelope),
     ]);
-    let pem = openssl(&["pkcs7", "-inform", "DER", "-in", &path(&degenerate), "-print_certs"]);
+    openssl(&[
+        "cms",
+        "-decrypt",
+        "-pwri_password",
+        password,
+        "-inform",
+        "DER",
+        "-in",
+        &path(&envelope),
+        "-out",
+        &path(&degenerate),
+    ]);
+    let pem = openssl(&[
+        "pkcs7",
+        "-inform",
+        "DER",
+        "-in",
+        &path(&degenerate),
+        "-print_certs",
+    ]);
     std::fs::write(&cert, pem).unwrap();
     cert
 }
@@ -232,14 +319,28 @@ fn respect_key_usage_encrypts_to_the_challenge_password() {
     // Off: the reply is encrypted to the signer's key whatever its keyUsage says.
     let requester = signing_only("pwri-1");
     let secret = server.new_secret("default");
-    let (_, bytes) = send(&server, &requester, &requester.key, "CN=pwri-1", Some(&secret), post);
+    let (_, bytes) = send(
+        &server,
+        &requester,
+        &requester.key,
+        "CN=pwri-1",
+        Some(&secret),
+        post,
+    );
     let reply = client::read_cert_rep(&bytes, &requester).unwrap();
     assert_eq!(reply.issued_certificates.len(), 1);
 
     edit(&server, "--respect-key-usage", true);
     let requester = signing_only("pwri-2");
     let secret = server.new_secret("default");
-    let answer = send(&server, &requester, &requester.key, "CN=pwri-2", Some(&secret), post);
+    let answer = send(
+        &server,
+        &requester,
+        &requester.key,
+        "CN=pwri-2",
+        Some(&secret),
+        post,
+    );
     assert_success(&answer);
     assert!(
         client::read_cert_rep(&answer.1, &requester).is_err(),
@@ -254,15 +355,31 @@ fn respect_key_usage_encrypts_to_the_challenge_password() {
     // A signer that may encipher keys still gets a reply to its key.
     let requester = Requester::generate(2048, "pwri-3");
     let secret = server.new_secret("default");
-    let (_, bytes) = send(&server, &requester, &requester.key, "CN=pwri-3", Some(&secret), post);
-    assert_eq!(client::read_cert_rep(&bytes, &requester).unwrap().issued_certificates.len(), 1);
+    let (_, bytes) = send(
+        &server,
+        &requester,
+        &requester.key,
+        "CN=pwri-3",
+        Some(&secret),
+        post,
+    );
+    assert_eq!(
+        client::read_cert_rep(&bytes, &requester)
+            .unwrap()
+            .issued_certificates
+            .len(),
+        1
+    );
 
     // No challengePassword: nothing to encrypt to, so it is refused before issuing.
     let requester = signing_only("pwri-4");
     let answer = send(&server, &requester, &requester.key, "CN=pwri-4", None, post);
     assert_refused_by_flag(&answer, "respect-key-usage");
     assert_eq!(server.count("select count(*) from certificates"), 3);
-    assert!(!server.log_text().contains(&secret), "a secret reached the log");
+    assert!(
+        !server.log_text().contains(&secret),
+        "a secret reached the log"
+    );
 }
 
 fn unique() -> u128 {
@@ -277,7 +394,11 @@ fn base64_url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -290,7 +411,14 @@ fn base64_url(bytes: &[u8]) -> String {
 fn algorithm_lists_shape_caps_refusals_and_replies() {
     let server = Server::start("algorithms");
     let caps = |server: &Server| {
-        let body = http(server.port, "GET", "/scep/default?operation=GetCACaps", &[], &[]).2;
+        let body = http(
+            server.port,
+            "GET",
+            "/scep/default?operation=GetCACaps",
+            &[],
+            &[],
+        )
+        .2;
         String::from_utf8(body).unwrap()
     };
     let enroll = |cn: &str, digest: DigestAlg, cipher: ContentCipher| {
@@ -304,40 +432,79 @@ fn algorithm_lists_shape_caps_refusals_and_replies() {
             cipher,
             key_transport: KeyTransport::Pkcs1v15,
         };
-        let (body, _) = client::build_request(&requester, &server.ra_cert("default"), &csr, &options);
-        let (status, _, answer) =
-            http(server.port, "POST", "/scep/default?operation=PKIOperation", &[], &body);
+        let (body, _) =
+            client::build_request(&requester, &server.ra_cert("default"), &csr, &options);
+        let (status, _, answer) = http(
+            server.port,
+            "POST",
+            "/scep/default?operation=PKIOperation",
+            &[],
+            &body,
+        );
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
         client::read_cert_rep(&answer, &requester).unwrap()
     };
     assert!(caps(&server).lines().any(|l| l == "SHA-1"));
     let reply = enroll("sha1", DigestAlg::Sha1, ContentCipher::Aes256);
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
-    assert_eq!(reply.message.digest, DigestAlg::Sha256, "SHA-1 is answered with SHA-256");
-    assert_eq!(reply.cipher, Some(ContentCipher::Aes256), "answered in the request's cipher");
+    assert_eq!(
+        reply.message.digest,
+        DigestAlg::Sha256,
+        "SHA-1 is answered with SHA-256"
+    );
+    assert_eq!(
+        reply.cipher,
+        Some(ContentCipher::Aes256),
+        "answered in the request's cipher"
+    );
 
     server.reconfigure(&[
-        "service", "edit", "default", "--client-digests", "sha256,sha512", "--reply-digest", "sha512",
-        "--reply-cipher", "aes128",
+        "service",
+        "edit",
+        "default",
+        "--client-digests",
+        "sha256,sha512",
+        "--reply-digest",
+        "sha512",
+        "--reply-cipher",
+        "aes128",
     ]);
     let advertised = caps(&server);
     assert!(!advertised.lines().any(|l| l == "SHA-1"), "{advertised}");
     assert!(advertised.lines().any(|l| l == "SHA-512"), "{advertised}");
-    assert!(advertised.lines().any(|l| l == "SCEPStandard"), "{advertised}");
+    assert!(
+        advertised.lines().any(|l| l == "SCEPStandard"),
+        "{advertised}"
+    );
     let refused = enroll("sha1-refused", DigestAlg::Sha1, ContentCipher::Aes256);
     assert_eq!(refused.message.pki_status, Some(PkiStatus::Failure));
     assert_eq!(refused.message.fail_info, Some(FailInfo::BadAlg));
-    assert!(server.log_text().contains("--client-digests sha256,sha512,sha1"));
+    assert!(
+        server
+            .log_text()
+            .contains("--client-digests sha256,sha512,sha1")
+    );
     let reply = enroll("sha256", DigestAlg::Sha256, ContentCipher::Aes256);
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
-    assert_eq!(reply.message.digest, DigestAlg::Sha512, "the service's reply digest");
-    assert_eq!(reply.cipher, Some(ContentCipher::Aes128), "the service's reply cipher");
+    assert_eq!(
+        reply.message.digest,
+        DigestAlg::Sha512,
+        "the service's reply digest"
+    );
+    assert_eq!(
+        reply.cipher,
+        Some(ContentCipher::Aes128),
+        "the service's reply cipher"
+    );
 
     // Bad values are refused with the setting named, and nothing changes.
     let out = server.cli(&["service", "edit", "default", "--reply-cipher", "des"]);
     assert!(!out.status.success());
     let error = String::from_utf8_lossy(&out.stderr);
-    assert!(error.contains("--reply-cipher: unknown value \"des\""), "{error}");
+    assert!(
+        error.contains("--reply-cipher: unknown value \"des\""),
+        "{error}"
+    );
     let show = server.cli_ok(&["service", "show", "default"]);
     assert!(show.contains("reply cipher:       aes128"), "{show}");
     assert!(show.contains("client digests:     sha256,sha512"), "{show}");

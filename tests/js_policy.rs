@@ -7,9 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use common::{Server, assert_issued_for, scepclient};
 use sceptic_plugins::types::{Certificate, Csr, Decision, FailInfo, MessageType, Request};
@@ -19,56 +18,18 @@ use sceptic_plugins::{MatchedSecret, NoCertificates, PluginEngine, Policy, Secre
 /// compile the 12 MB component (the StarlingMonkey engine in WebAssembly).
 const JS_RELOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The example's source folder.
-fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/examples/ou-allowlist-js")
-}
-
 /// Builds ou_allowlist.wasm once per test run into <target>/example-plugins, and
 /// again only when its source, its build inputs or the WIT is newer.
 fn js_policy() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let out = exe.ancestors().nth(3).unwrap().join("example-plugins");
-        let wasm = out.join("ou_allowlist.wasm");
-        let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit/v0.2");
-        let built = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
-        let sources = ["policy.js", "build.sh", "package-lock.json"].map(|f| example_dir().join(f));
-        let newest = sources
-            .into_iter()
-            .chain(files_under(&wit))
-            .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-            .max()
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        if built.is_none_or(|built| built < newest) {
-            let run = Command::new("bash")
-                .arg(example_dir().join("build.sh"))
-                .arg(&out)
-                .output()
-                .unwrap();
-            assert!(
-                run.status.success(),
-                "building the JavaScript policy failed (run scripts/setup for jco):\n{}{}",
-                String::from_utf8_lossy(&run.stdout),
-                String::from_utf8_lossy(&run.stderr)
-            );
-        }
-        wasm
+        common::build_example(
+            "ou-allowlist-js",
+            &["policy.js", "build.sh", "package-lock.json"],
+            "ou_allowlist.wasm",
+            "jco",
+        )
     })
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// `--policy` for the JavaScript policy with these settings.

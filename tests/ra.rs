@@ -12,8 +12,17 @@ use sceptic_proto::client::{self, RequestOptions, Requester};
 use sceptic_proto::{ContentCipher, DigestAlg, KeyTransport, MessageType, PkiStatus};
 
 fn caps(server: &Server) -> String {
-    String::from_utf8(http(server.port, "GET", "/scep/default?operation=GetCACaps", &[], &[]).2)
-        .unwrap()
+    String::from_utf8(
+        http(
+            server.port,
+            "GET",
+            "/scep/default?operation=GetCACaps",
+            &[],
+            &[],
+        )
+        .2,
+    )
+    .unwrap()
 }
 
 /// PKCSReq encrypted to `ra`; returns the reply after checking it is a SUCCESS.
@@ -29,7 +38,14 @@ fn enroll_to(server: &Server, ra: &[u8], cn: &str) -> client::Reply {
         key_transport: KeyTransport::Pkcs1v15,
     };
     let (body, _) = client::build_request(&requester, ra, &csr, &options);
-    let answer = http(server.port, "POST", "/scep/default?operation=PKIOperation", &[], &body).2;
+    let answer = http(
+        server.port,
+        "POST",
+        "/scep/default?operation=PKIOperation",
+        &[],
+        &body,
+    )
+    .2;
     let reply = client::read_cert_rep(&answer, &requester).unwrap();
     assert_eq!(
         reply.message.pki_status,
@@ -44,7 +60,13 @@ fn enroll_to(server: &Server, ra: &[u8], cn: &str) -> client::Reply {
 fn a_successor_ra_is_offered_by_get_next_ca_cert_and_both_decrypt_during_the_overlap() {
     let server = Server::start("ra-rollover");
     assert!(!caps(&server).lines().any(|l| l == "GetNextCACert"));
-    let (status, _, _) = http(server.port, "GET", "/scep/default?operation=GetNextCACert", &[], &[]);
+    let (status, _, _) = http(
+        server.port,
+        "GET",
+        "/scep/default?operation=GetNextCACert",
+        &[],
+        &[],
+    );
     assert_eq!(status, 404);
     let old_ra = server.ra_cert("default");
 
@@ -53,38 +75,91 @@ fn a_successor_ra_is_offered_by_get_next_ca_cert_and_both_decrypt_during_the_ove
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--ra-key-bits"));
     server.reconfigure(&[
-        "service", "edit", "default", "--ra-key-bits", "3072", "--ra-subject",
-        "CN=Rollover RA,O=Example", "--ra-renew-at-percent", "100",
+        "service",
+        "edit",
+        "default",
+        "--ra-key-bits",
+        "3072",
+        "--ra-subject",
+        "CN=Rollover RA,O=Example",
+        "--ra-renew-at-percent",
+        "100",
     ]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !caps(&server).lines().any(|l| l == "GetNextCACert") {
-        assert!(Instant::now() < deadline, "no successor RA: {}", server.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "no successor RA: {}",
+            server.log_text()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    let (status, headers, body) =
-        http(server.port, "GET", "/scep/default?operation=GetNextCACert", &[], &[]);
+    let (status, headers, body) = http(
+        server.port,
+        "GET",
+        "/scep/default?operation=GetNextCACert",
+        &[],
+        &[],
+    );
     assert_eq!(status, 200);
-    assert_eq!(header(&headers, "content-type"), Some("application/x-x509-next-ca-cert"));
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/x-x509-next-ca-cert")
+    );
     let dir = scratch("next-ca");
     let p = |f: &str| dir.join(f).to_str().unwrap().to_owned();
     std::fs::write(dir.join("next.der"), &body).unwrap();
     // Signed by the current RA: openssl checks the signature with the RA
     // certificate GetCACert gave, then hands out the content.
     std::fs::write(dir.join("old-ra.der"), &old_ra).unwrap();
-    openssl(&["x509", "-inform", "DER", "-in", &p("old-ra.der"), "-out", &p("old-ra.pem")]);
     openssl(&[
-        "cms", "-verify", "-noverify", "-binary", "-inform", "DER", "-in", &p("next.der"),
-        "-certfile", &p("old-ra.pem"), "-out", &p("content.der"),
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        &p("old-ra.der"),
+        "-out",
+        &p("old-ra.pem"),
     ]);
-    let next = openssl(&["pkcs7", "-inform", "DER", "-in", &p("content.der"), "-print_certs", "-text"]);
+    openssl(&[
+        "cms",
+        "-verify",
+        "-noverify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        &p("next.der"),
+        "-certfile",
+        &p("old-ra.pem"),
+        "-out",
+        &p("content.der"),
+    ]);
+    let next = openssl(&[
+        "pkcs7",
+        "-inform",
+        "DER",
+        "-in",
+        &p("content.der"),
+        "-print_certs",
+        "-text",
+    ]);
     // RFC 4514 "CN=Rollover RA,O=Example" is O first in DER, as openssl prints it.
-    assert!(next.contains("Subject: O=Example, CN=Rollover RA"), "{next}");
+    assert!(
+        next.contains("Subject: O=Example, CN=Rollover RA"),
+        "{next}"
+    );
     assert!(next.contains("Public-Key: (3072 bit)"), "{next}");
-    assert!(next.contains("Digital Signature, Key Encipherment"), "{next}");
-    let successor = server
-        .cli_ok(&["service", "show", "default"]);
-    assert!(successor.contains("successor, offered by GetNextCACert"), "{successor}");
+    assert!(
+        next.contains("Digital Signature, Key Encipherment"),
+        "{next}"
+    );
+    let successor = server.cli_ok(&["service", "show", "default"]);
+    assert!(
+        successor.contains("successor, offered by GetNextCACert"),
+        "{successor}"
+    );
     assert!(server.audit_events().contains("ra-successor"));
 
     // GetCACert keeps the current RA; requests to either RA are answered, and
@@ -111,7 +186,10 @@ fn successor_der(content: &str) -> Vec<u8> {
     pem.split("-----END CERTIFICATE-----")
         .filter(|c| c.contains("-----BEGIN CERTIFICATE-----"))
         .map(|c| {
-            let block = format!("{}-----END CERTIFICATE-----\n", &c[c.find("-----BEGIN").unwrap()..]);
+            let block = format!(
+                "{}-----END CERTIFICATE-----\n",
+                &c[c.find("-----BEGIN").unwrap()..]
+            );
             der::pem::decode_vec(block.as_bytes()).unwrap().1
         })
         .find(|der| {

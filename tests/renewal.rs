@@ -33,14 +33,24 @@ fn edit(server: &Server, args: &[&str]) {
 }
 
 fn caps(server: &Server) -> String {
-    let body = http(server.port, "GET", "/scep/default?operation=GetCACaps", &[], &[]).2;
+    let body = http(
+        server.port,
+        "GET",
+        "/scep/default?operation=GetCACaps",
+        &[],
+        &[],
+    )
+    .2;
     String::from_utf8(body).unwrap()
 }
 
 #[test]
 fn scepclient_renews_with_its_certificate_only_where_renewal_is_authorised() {
     let server = Server::start("renew-scepclient");
-    edit(&server, &["--client-ciphers", "aes128,aes192,aes256,des3,des"]);
+    edit(
+        &server,
+        &["--client-ciphers", "aes128,aes192,aes256,des3,des"],
+    );
     let first = scepclient(&server, "default", &server.secret, "renew-1");
     let cert = first.dir.join("cert.pem");
     assert!(cert.exists(), "{}", first.output);
@@ -90,15 +100,28 @@ fn certmonger_rekey_is_a_renewal_by_its_signer() {
     let (output, dir) = certmonger_enroll_then_rekey(&server, "cm-off");
     assert!(dir.join("first.pem").exists(), "{output}");
     let same = |dir: &Path| {
-        std::fs::read(dir.join("first.pem")).unwrap() == std::fs::read(dir.join("cert.pem")).unwrap()
+        std::fs::read(dir.join("first.pem")).unwrap()
+            == std::fs::read(dir.join("cert.pem")).unwrap()
     };
-    assert!(same(&dir), "rekey must be refused without trusted-cert-policy: {output}");
+    assert!(
+        same(&dir),
+        "rekey must be refused without trusted-cert-policy: {output}"
+    );
 
     edit(&server, WITH_RENEWAL);
     let (output, dir) = certmonger_enroll_then_rekey(&server, "cm-on");
     assert!(output.contains("status: MONITORING"), "{output}");
-    assert!(!same(&dir), "rekey must renew: {output}\n{}", server.log_text());
-    assert_issued_for(&server, &dir.join("cert.pem"), &dir.join("key.pem"), "CN=cm-on");
+    assert!(
+        !same(&dir),
+        "rekey must renew: {output}\n{}",
+        server.log_text()
+    );
+    assert_issued_for(
+        &server,
+        &dir.join("cert.pem"),
+        &dir.join("key.pem"),
+        "CN=cm-on",
+    );
 }
 
 /// An external CA made with openssl, and certificates it issues.
@@ -111,8 +134,19 @@ impl ExternalCa {
         let dir = scratch(name);
         let p = |f: &str| dir.join(f).to_str().unwrap().to_owned();
         openssl(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &p("ca.key"), "-out",
-            &p("ca.pem"), "-subj", &format!("/CN={name}"), "-days", "30",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &p("ca.key"),
+            "-out",
+            &p("ca.pem"),
+            "-subj",
+            &format!("/CN={name}"),
+            "-days",
+            "30",
         ]);
         Self { dir }
     }
@@ -125,12 +159,32 @@ impl ExternalCa {
     fn issue(&self, cn: &str, days: i32) -> Requester {
         let p = |f: &str| self.dir.join(f).to_str().unwrap().to_owned();
         openssl(&[
-            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", &p(&format!("{cn}.key")),
-            "-out", &p(&format!("{cn}.csr")), "-subj", &format!("/CN={cn}"),
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{cn}.key")),
+            "-out",
+            &p(&format!("{cn}.csr")),
+            "-subj",
+            &format!("/CN={cn}"),
         ]);
         openssl(&[
-            "x509", "-req", "-in", &p(&format!("{cn}.csr")), "-CA", &p("ca.pem"), "-CAkey",
-            &p("ca.key"), "-days", &days.to_string(), "-outform", "DER", "-out",
+            "x509",
+            "-req",
+            "-in",
+            &p(&format!("{cn}.csr")),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-days",
+            &days.to_string(),
+            "-outform",
+            "DER",
+            "-out",
             &p(&format!("{cn}.der")),
         ]);
         let key = std::fs::read_to_string(self.dir.join(format!("{cn}.key"))).unwrap();
@@ -152,8 +206,13 @@ fn request_by(server: &Server, signer: &Requester, subject: &str) -> PkiMessage 
         key_transport: KeyTransport::Pkcs1v15,
     };
     let (body, _) = client::build_request(signer, &server.ra_cert("default"), &csr, &options);
-    let (status, _, answer) =
-        http(server.port, "POST", "/scep/default?operation=PKIOperation", &[], &body);
+    let (status, _, answer) = http(
+        server.port,
+        "POST",
+        "/scep/default?operation=PKIOperation",
+        &[],
+        &body,
+    );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     let reply = client::read_cert_rep(&answer, signer).unwrap();
     if reply.message.pki_status == Some(PkiStatus::Success) {
@@ -174,24 +233,48 @@ fn unique() -> u128 {
 }
 
 fn assert_refused(message: &PkiMessage, text_part: &str) {
-    assert_eq!(message.pki_status, Some(PkiStatus::Failure), "{:?}", message.fail_info_text);
+    assert_eq!(
+        message.pki_status,
+        Some(PkiStatus::Failure),
+        "{:?}",
+        message.fail_info_text
+    );
     assert_eq!(message.fail_info, Some(FailInfo::BadRequest));
     let text = message.fail_info_text.clone().unwrap_or_default();
     assert!(text.contains(text_part), "{text:?} lacks {text_part:?}");
 }
 
 fn assert_issued(message: &PkiMessage) {
-    assert_eq!(message.pki_status, Some(PkiStatus::Success), "{:?}", message.fail_info_text);
+    assert_eq!(
+        message.pki_status,
+        Some(PkiStatus::Success),
+        "{:?}",
+        message.fail_info_text
+    );
 }
 
 fn trust_add(server: &Server, pem: &Path) -> String {
-    server.cli_ok(&["trust", "add", "--service", "default", pem.to_str().unwrap()])
+    server.cli_ok(&[
+        "trust",
+        "add",
+        "--service",
+        "default",
+        pem.to_str().unwrap(),
+    ])
 }
 
 #[test]
 fn trusted_certificates_authorise_renewal_and_new_issuance_only_when_allowed() {
     let server = Server::start("trusted");
-    edit(&server, &["--policy", "builtin:secret-policy", "--policy", "builtin:trusted-cert-policy,anchors=trusted"]);
+    edit(
+        &server,
+        &[
+            "--policy",
+            "builtin:secret-policy",
+            "--policy",
+            "builtin:trusted-cert-policy,anchors=trusted",
+        ],
+    );
     let partner = ExternalCa::new("partner-ca");
     let device = partner.issue("dev", 10);
 
@@ -201,8 +284,17 @@ fn trusted_certificates_authorise_renewal_and_new_issuance_only_when_allowed() {
     assert!(added.contains("CN=partner-ca"), "{added}");
     let listed = server.cli_ok(&["trust", "list", "--service", "default"]);
     assert!(listed.contains("CN=partner-ca"), "{listed}");
-    let again = server.cli(&["trust", "add", "--service", "default", partner.pem().to_str().unwrap()]);
-    assert!(!again.status.success(), "the same certificate twice is refused");
+    let again = server.cli(&[
+        "trust",
+        "add",
+        "--service",
+        "default",
+        partner.pem().to_str().unwrap(),
+    ]);
+    assert!(
+        !again.status.success(),
+        "the same certificate twice is refused"
+    );
     // The trust store is read per request: no reload needed, but wait one anyway
     // so the test does not depend on it.
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -211,22 +303,40 @@ fn trusted_certificates_authorise_renewal_and_new_issuance_only_when_allowed() {
     // Another subject is new issuance: not authorised by the certificate alone.
     let other = request_by(&server, &device, "CN=someone-else");
     assert_eq!(other.pki_status, Some(PkiStatus::Failure));
-    edit(&server, &[
-        "--policy", "builtin:secret-policy",
-        "--policy", "builtin:trusted-cert-policy,anchors=trusted,allow-new-issuance=true",
-    ]);
+    edit(
+        &server,
+        &[
+            "--policy",
+            "builtin:secret-policy",
+            "--policy",
+            "builtin:trusted-cert-policy,anchors=trusted,allow-new-issuance=true",
+        ],
+    );
     assert_issued(&request_by(&server, &device, "CN=someone-else"));
 
     // Expired, and issued by an untrusted CA: refused with the reason.
     let expired = partner.issue("old", -1);
     assert_refused(&request_by(&server, &expired, "CN=old"), "expired");
     let stranger = ExternalCa::new("stranger-ca").issue("dev", 10);
-    assert_refused(&request_by(&server, &stranger, "CN=dev"), "trusted certificate");
+    assert_refused(
+        &request_by(&server, &stranger, "CN=dev"),
+        "trusted certificate",
+    );
 
     // Deleting the trusted certificate withdraws the authorisation.
-    let id = listed.lines().nth(1).unwrap().split('\t').next().unwrap().to_owned();
+    let id = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
     server.cli_ok(&["trust", "delete", "--service", "default", &id]);
-    assert_refused(&request_by(&server, &device, "CN=dev"), "no trusted certificates");
+    assert_refused(
+        &request_by(&server, &device, "CN=dev"),
+        "no trusted certificates",
+    );
     assert!(server.audit_events().contains("trust-deleted"));
 }
 
@@ -244,7 +354,14 @@ fn a_revoked_certificate_stops_authorising_renewal_at_once() {
         key_transport: KeyTransport::Pkcs1v15,
     };
     let (body, _) = client::build_request(&requester, &server.ra_cert("default"), &csr, &options);
-    let answer = http(server.port, "POST", "/scep/default?operation=PKIOperation", &[], &body).2;
+    let answer = http(
+        server.port,
+        "POST",
+        "/scep/default?operation=PKIOperation",
+        &[],
+        &body,
+    )
+    .2;
     let reply = client::read_cert_rep(&answer, &requester).unwrap();
     let issued = reply.issued_certificates[0].clone();
     let holder = Requester::with_certificate(requester.key, issued.clone());
@@ -260,12 +377,21 @@ fn a_revoked_certificate_stops_authorising_renewal_at_once() {
             key_transport: KeyTransport::Pkcs1v15,
         };
         let (body, _) = client::build_request(holder, &server.ra_cert("default"), &csr, &options);
-        let answer = http(server.port, "POST", "/scep/default?operation=PKIOperation", &[], &body).2;
+        let answer = http(
+            server.port,
+            "POST",
+            "/scep/default?operation=PKIOperation",
+            &[],
+            &body,
+        )
+        .2;
         client::read_cert_rep(&answer, holder).unwrap().message
     };
     assert_issued(&renew(&holder, "renew-ok"));
 
-    let serial = sceptic_proto::describe_certificate(&issued).unwrap().serial_hex;
+    let serial = sceptic_proto::describe_certificate(&issued)
+        .unwrap()
+        .serial_hex;
     server.cli_ok(&["cert", "revoke", &serial, "--reason", "keyCompromise"]);
     assert_refused(&renew(&holder, "renew-revoked"), "revoked");
 }

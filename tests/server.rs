@@ -483,14 +483,23 @@ fn a_plugin_that_keeps_faulting_is_quarantined_and_health_names_it() {
     let secret = server.new_secret("trap");
     // limits::QUARANTINE_AFTER_FAULTS is 5: five traps, then it is not called.
     for i in 0..5 {
-        let reply = enroll(&server, "trap", &format!("t{i}"), &secret, ContentCipher::Aes128);
+        let reply = enroll(
+            &server,
+            "trap",
+            &format!("t{i}"),
+            &secret,
+            ContentCipher::Aes128,
+        );
         let text = reply.message.fail_info_text.unwrap_or_default();
         assert!(text.contains("trapped"), "{text}");
     }
     let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
     let body = String::from_utf8_lossy(&body).into_owned();
     assert_eq!(status, 503, "{body}");
-    assert!(body.contains("trap: plugin fault_policy@file quarantined"), "{body}");
+    assert!(
+        body.contains("trap: plugin fault_policy@file quarantined"),
+        "{body}"
+    );
     let reply = enroll(&server, "trap", "t5", &secret, ContentCipher::Aes128);
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
     let text = reply.message.fail_info_text.unwrap_or_default();
@@ -507,7 +516,13 @@ fn a_plugin_that_keeps_faulting_is_quarantined_and_health_names_it() {
     let good = server.new_secret("default");
     let reply = enroll(&server, "default", "fine", &good, ContentCipher::Aes128);
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
-    server.reconfigure(&["service", "edit", "trap", "--policy", &format!("{},fault=none", fault.display())]);
+    server.reconfigure(&[
+        "service",
+        "edit",
+        "trap",
+        "--policy",
+        &format!("{},fault=none", fault.display()),
+    ]);
     let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
@@ -532,9 +547,18 @@ fn precompiled_plugins_are_kept_privately_and_a_damaged_one_is_compiled_again() 
     std::fs::write(&files[0], b"not a precompiled component").unwrap();
     server.restart();
     let secret = server.new_secret("default");
-    let reply = enroll(&server, "default", "after-restart", &secret, ContentCipher::Aes128);
+    let reply = enroll(
+        &server,
+        "default",
+        "after-restart",
+        &secret,
+        ContentCipher::Aes128,
+    );
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
-    assert_ne!(std::fs::read(&files[0]).unwrap(), b"not a precompiled component");
+    assert_ne!(
+        std::fs::read(&files[0]).unwrap(),
+        b"not a precompiled component"
+    );
 }
 
 /// Live swap (issue: plugin platform): the chain changes while 200 enrollments
@@ -543,7 +567,15 @@ fn precompiled_plugins_are_kept_privately_and_a_damaged_one_is_compiled_again() 
 #[test]
 fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_after() {
     let server = Server::start("swap");
-    server.cli_ok(&["secret", "add", "--service", "default", "--value", "swap-load-secret", "--global"]);
+    server.cli_ok(&[
+        "secret",
+        "add",
+        "--service",
+        "default",
+        "--value",
+        "swap-load-secret",
+        "--global",
+    ]);
     let policy = server.root.join("no-blocked.cel");
     std::fs::write(
         &policy,
@@ -552,7 +584,9 @@ fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_afte
     .unwrap();
     let ra = server.ra_cert("default");
     // Key generation is client work: a few requesters, many transactions.
-    let requesters: Vec<Requester> = (0..4).map(|i| Requester::generate(2048, &format!("load-{i}"))).collect();
+    let requesters: Vec<Requester> = (0..4)
+        .map(|i| Requester::generate(2048, &format!("load-{i}")))
+        .collect();
     let port = server.port;
     // When the swap is done; the loader keeps going until it has made at least
     // 200 enrollments and 50 of them after the swap (bounded in count and time).
@@ -566,16 +600,28 @@ fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_afte
                 .lock()
                 .unwrap()
                 .map(|at| outcomes.iter().filter(|(t, _)| *t > at).count());
-            if (i >= 200 && after.is_some_and(|n| n >= 50)) || started.elapsed() > Duration::from_secs(240) {
+            if (i >= 200 && after.is_some_and(|n| n >= 50))
+                || started.elapsed() > Duration::from_secs(240)
+            {
                 break;
             }
             let requester = &requesters[i % requesters.len()];
-            let csr = client::build_csr(&requester.key, &format!("CN=load-{i}"), Some("swap-load-secret"), &[]);
+            let csr = client::build_csr(
+                &requester.key,
+                &format!("CN=load-{i}"),
+                Some("swap-load-secret"),
+                &[],
+            );
             let mut opts = options(ContentCipher::Aes128, DigestAlg::Sha256);
             opts.transaction_id = format!("swap-{i}");
             let (body, _) = client::build_request(requester, &ra, &csr, &opts);
-            let (status, _, answer) =
-                http(port, "POST", "/scep/default?operation=PKIOperation", &[], &body);
+            let (status, _, answer) = http(
+                port,
+                "POST",
+                "/scep/default?operation=PKIOperation",
+                &[],
+                &body,
+            );
             let reply = (status == 200)
                 .then(|| client::read_cert_rep(&answer, requester).ok())
                 .flatten();
@@ -600,12 +646,24 @@ fn swapping_a_policy_under_load_fails_no_request_and_the_new_policy_applies_afte
     let after = outcomes.iter().filter(|(at, _)| *at > swapped_at).count();
     let before = outcomes.len() - after;
     assert!(outcomes.len() >= 200, "only {} enrollments", outcomes.len());
-    assert!(after >= 50 && before > 0, "the swap must land mid-load ({before} before, {after} after)");
-    let failed = outcomes.iter().filter(|(_, o)| *o != Some(PkiStatus::Success)).count();
+    assert!(
+        after >= 50 && before > 0,
+        "the swap must land mid-load ({before} before, {after} after)"
+    );
+    let failed = outcomes
+        .iter()
+        .filter(|(_, o)| *o != Some(PkiStatus::Success))
+        .count();
     assert_eq!(failed, 0, "requests failed during the swap: {outcomes:?}");
     assert!(server.log_text().contains("service configuration reloaded"));
 
-    let blocked = enroll(&server, "default", "blocked-1", "swap-load-secret", ContentCipher::Aes128);
+    let blocked = enroll(
+        &server,
+        "default",
+        "blocked-1",
+        "swap-load-secret",
+        ContentCipher::Aes128,
+    );
     assert_eq!(blocked.message.pki_status, Some(PkiStatus::Failure));
     let text = blocked.message.fail_info_text.unwrap_or_default();
     assert!(text.contains("blocked by the new policy"), "{text}");
@@ -629,21 +687,40 @@ fn sighup_reloads_files_a_configuration_names_and_a_broken_one_changes_nothing()
         let secret = server.new_secret("default");
         enroll(&server, "default", cn, &secret, ContentCipher::Aes128)
     };
-    assert_eq!(try_enroll("before").message.pki_status, Some(PkiStatus::Success));
+    assert_eq!(
+        try_enroll("before").message.pki_status,
+        Some(PkiStatus::Success)
+    );
 
     // The file changes; the database does not. SIGHUP makes the server read it.
     std::fs::write(&policy, "\"deny:closed for maintenance\"\n").unwrap();
     server.hang_up();
     let reply = try_enroll("after");
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
-    assert!(reply.message.fail_info_text.unwrap_or_default().contains("closed for maintenance"));
+    assert!(
+        reply
+            .message
+            .fail_info_text
+            .unwrap_or_default()
+            .contains("closed for maintenance")
+    );
 
     // A file that no longer loads: the previous configuration keeps serving.
     std::fs::write(&policy, "request.csr.no_such_field\n").unwrap();
     server.hang_up();
     let reply = try_enroll("still-closed");
-    assert!(reply.message.fail_info_text.unwrap_or_default().contains("closed for maintenance"));
-    assert!(server.log_text().contains("the previous one keeps serving"), "{}", server.log_text());
+    assert!(
+        reply
+            .message
+            .fail_info_text
+            .unwrap_or_default()
+            .contains("closed for maintenance")
+    );
+    assert!(
+        server.log_text().contains("the previous one keeps serving"),
+        "{}",
+        server.log_text()
+    );
 }
 
 /// Issuer faults (issue: plugin platform): an issuer that returns garbage, one
@@ -656,8 +733,13 @@ fn faulting_issuers_are_refused_audited_quarantined_and_others_keep_serving() {
     let issuer = common::test_component("fault-issuer");
     for fault in ["garbage", "trap"] {
         server.cli_ok(&[
-            "service", "add", fault, "--issuer", &format!("{},fault={fault}", issuer.display()),
-            "--skip-issuer-check", "true",
+            "service",
+            "add",
+            fault,
+            "--issuer",
+            &format!("{},fault={fault}", issuer.display()),
+            "--skip-issuer-check",
+            "true",
         ]);
     }
     // Any edit: `reconfigure` waits until the server has loaded the new services.
@@ -667,27 +749,58 @@ fn faulting_issuers_are_refused_audited_quarantined_and_others_keep_serving() {
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
     let text = reply.message.fail_info_text.unwrap_or_default();
     assert!(text.contains("unreadable certificate"), "{text}");
-    assert_eq!(server.count("select count(*) from secrets where used_at is not null"), 0);
+    assert_eq!(
+        server.count("select count(*) from secrets where used_at is not null"),
+        0
+    );
 
     let secret = server.new_secret("trap");
     for i in 0..5 {
-        let reply = enroll(&server, "trap", &format!("t{i}"), &secret, ContentCipher::Aes128);
+        let reply = enroll(
+            &server,
+            "trap",
+            &format!("t{i}"),
+            &secret,
+            ContentCipher::Aes128,
+        );
         assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure));
     }
     let reply = enroll(&server, "trap", "t5", &secret, ContentCipher::Aes128);
-    assert!(reply.message.fail_info_text.unwrap_or_default().contains("quarantined"));
+    assert!(
+        reply
+            .message
+            .fail_info_text
+            .unwrap_or_default()
+            .contains("quarantined")
+    );
     let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
     let body = String::from_utf8_lossy(&body).into_owned();
     assert_eq!(status, 503);
-    assert!(body.contains("trap: issuer fault_issuer@file quarantined"), "{body}");
+    assert!(
+        body.contains("trap: issuer fault_issuer@file quarantined"),
+        "{body}"
+    );
     let audit = server.audit_events();
-    assert!(audit.lines().any(|l| l.starts_with("trap|plugin-fault|fault_issuer@file|trap")), "{audit}");
-    assert!(audit.lines().any(|l| l.starts_with("trap|plugin-fault|fault_issuer@file|quarantined")), "{audit}");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.starts_with("trap|plugin-fault|fault_issuer@file|trap")),
+        "{audit}"
+    );
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.starts_with("trap|plugin-fault|fault_issuer@file|quarantined")),
+        "{audit}"
+    );
 
     // An init that fails at load (the CLI would refuse this setting, so it is
     // written straight into the database): the service is not loaded, /health
     // names it, and the others serve.
-    let spec = format!("{{\"plugin\":\"{}\",\"config\":{{\"fault\":\"init\"}}}}", issuer.display());
+    let spec = format!(
+        "{{\"plugin\":\"{}\",\"config\":{{\"fault\":\"init\"}}}}",
+        issuer.display()
+    );
     let update = std::process::Command::new("python3")
         .arg("-c")
         .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update services set issuer=?, generation=generation+1 where name='garbage'\", (sys.argv[2],)); c.commit()")
@@ -701,9 +814,21 @@ fn faulting_issuers_are_refused_audited_quarantined_and_others_keep_serving() {
     let body = String::from_utf8_lossy(&body).into_owned();
     assert_eq!(status, 503);
     assert!(body.contains("init refuses on purpose"), "{body}");
-    let (status, _, _) = http(server.port, "GET", "/scep/garbage?operation=GetCACaps", &[], &[]);
+    let (status, _, _) = http(
+        server.port,
+        "GET",
+        "/scep/garbage?operation=GetCACaps",
+        &[],
+        &[],
+    );
     assert_eq!(status, 503);
     let good = server.new_secret("default");
-    let reply = enroll(&server, "default", "still-fine", &good, ContentCipher::Aes128);
+    let reply = enroll(
+        &server,
+        "default",
+        "still-fine",
+        &good,
+        ContentCipher::Aes128,
+    );
     assert_eq!(reply.message.pki_status, Some(PkiStatus::Success));
 }

@@ -241,11 +241,22 @@ fn service_plugins_lists_each_plugin_with_its_wit_version_and_hash() {
         &format!("{},prefix=CN=lab-", legacy.display()),
     ]);
     let out = server.cli_ok(&["service", "plugins", "default"]);
-    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
     assert_eq!(rows.len(), 3, "{out}");
-    assert_eq!(&rows[0][..4], ["policy 1", "secret-policy", "0.1.0", "0.2"], "{out}");
+    assert_eq!(
+        &rows[0][..4],
+        ["policy 1", "secret-policy", "0.1.0", "0.2"],
+        "{out}"
+    );
     assert_eq!(rows[1][0], "policy 2");
-    assert_eq!(rows[1][3], "0.1", "the legacy plugin is built against WIT v0.1: {out}");
+    assert_eq!(
+        rows[1][3], "0.1",
+        "the legacy plugin is built against WIT v0.1: {out}"
+    );
     assert_eq!(&rows[2][..2], ["issuer", "local-ca-issuer"], "{out}");
     for row in &rows {
         assert_eq!(row[4].len(), 64, "a SHA-256: {out}");

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::common::{self, Server, require_tool, scratch};
 
@@ -18,57 +18,18 @@ const CFSSL_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// on a loaded two-core machine, as long as the host keeps no precompiled cache.
 const PYTHON_RELOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The example's source folder.
-fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/examples/cfssl-issuer-python")
-}
-
 /// Builds cfssl_issuer.wasm once per test run into <target>/example-plugins, and
 /// again only when its source or the WIT is newer than the component.
 pub fn python_issuer() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let out = exe.ancestors().nth(3).unwrap().join("example-plugins");
-        let wasm = out.join("cfssl_issuer.wasm");
-        let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit/v0.2");
-        let built = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
-        let sources = [example_dir().join("app.py"), example_dir().join("build.sh")];
-        let newest = sources
-            .iter()
-            .cloned()
-            .chain(wit_files(&wit))
-            .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-            .max()
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        if built.is_none_or(|built| built < newest) {
-            let run = Command::new("bash")
-                .arg(example_dir().join("build.sh"))
-                .arg(&out)
-                .output()
-                .unwrap();
-            assert!(
-                run.status.success(),
-                "building the Python issuer failed (run scripts/setup for componentize-py):\n{}{}",
-                String::from_utf8_lossy(&run.stdout),
-                String::from_utf8_lossy(&run.stderr)
-            );
-        }
-        wasm
+        common::build_example(
+            "cfssl-issuer-python",
+            &["app.py", "build.sh"],
+            "cfssl_issuer.wasm",
+            "componentize-py",
+        )
     })
-}
-
-fn wit_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(wit_files(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// A `cfssl serve` on 127.0.0.1 with a fresh CA (`cfssl gencert -initca`).

@@ -183,7 +183,11 @@ impl Server {
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(60);
         while self.log_text().matches("SIGHUP").count() == before {
-            assert!(Instant::now() < deadline, "no SIGHUP reload: {}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "no SIGHUP reload: {}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -566,4 +570,92 @@ pub fn assert_issued_for(server: &Server, cert: &Path, key: &Path, subject_part:
         subject.contains(subject_part),
         "subject {subject:?} lacks {subject_part:?}"
     );
+}
+
+/// Builds an example plugin (plugins/examples/EXAMPLE, with its `build.sh OUT`)
+/// into <target>/example-plugins, and again only when one of `sources` (in the
+/// example's folder) or a WIT file is newer than `wasm`. `tools` says what
+/// scripts/setup installs for it, for the failure message.
+pub fn build_example(example: &str, sources: &[&str], wasm: &str, tools: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = root.join("plugins/examples").join(example);
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile>/deps/<test binary>
+    let out = exe.ancestors().nth(3).unwrap().join("example-plugins");
+    let wasm = out.join(wasm);
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let newest = sources
+        .iter()
+        .map(|s| dir.join(s))
+        .chain(files_under(&root.join("wit/v0.2")))
+        .filter_map(|p| modified(&p))
+        .max();
+    if modified(&wasm).is_none_or(|built| newest.is_some_and(|n| built < n)) {
+        let run = Command::new("bash")
+            .arg(dir.join("build.sh"))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "building plugins/examples/{example} failed (run scripts/setup for {tools}):\n{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    wasm
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// One PKCSReq from `requester` for `CN=cn` with `challenge`, encrypted with
+/// `cipher` to `alias`'s RA and POSTed as `application/x-pki-message` under a fresh
+/// transactionID. Returns the reply after checking HTTP 200 and that it answers
+/// this request (transactionID, recipientNonce).
+pub fn pkcs_req(
+    server: &Server,
+    alias: &str,
+    requester: &sceptic_proto::client::Requester,
+    cn: &str,
+    challenge: &str,
+    cipher: sceptic_proto::ContentCipher,
+) -> sceptic_proto::client::Reply {
+    use sceptic_proto::client::{self, RequestOptions};
+    static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+    let csr = client::build_csr(&requester.key, &format!("CN={cn}"), Some(challenge), &[]);
+    let options = RequestOptions {
+        message_type: sceptic_proto::MessageType::PkcsReq,
+        transaction_id: format!(
+            "{alias}-{cn}-{}-{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::SeqCst)
+        ),
+        digest: sceptic_proto::DigestAlg::Sha256,
+        cipher,
+        key_transport: sceptic_proto::KeyTransport::Pkcs1v15,
+    };
+    let (body, nonce) = client::build_request(requester, &server.ra_cert(alias), &csr, &options);
+    let (status, _, answer) = http(
+        server.port,
+        "POST",
+        &format!("/scep/{alias}?operation=PKIOperation"),
+        &[("Content-Type", "application/x-pki-message")],
+        &body,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let reply = client::read_cert_rep(&answer, requester).unwrap();
+    assert_eq!(reply.message.transaction_id, options.transaction_id);
+    assert_eq!(reply.message.recipient_nonce.as_deref(), Some(&nonce[..]));
+    reply
 }

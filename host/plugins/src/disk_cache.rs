@@ -58,7 +58,10 @@ impl DiskCache {
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(component) => Some(component),
             Err(e) => {
-                tracing::warn!("precompiled plugin {} is unusable ({e}); compiling again", path.display());
+                tracing::warn!(
+                    "precompiled plugin {} is unusable ({e}); compiling again",
+                    path.display()
+                );
                 let _ = std::fs::remove_file(&path);
                 None
             }
@@ -71,7 +74,9 @@ impl DiskCache {
         let path = self.path(sha256);
         let result = (|| -> anyhow::Result<()> {
             let bytes = component.serialize()?;
-            let temporary = self.dir.join(format!(".{sha256}.{}.tmp", std::process::id()));
+            let temporary = self
+                .dir
+                .join(format!(".{sha256}.{}.tmp", std::process::id()));
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -84,7 +89,10 @@ impl DiskCache {
             Ok(())
         })();
         if let Err(e) = result {
-            tracing::warn!("could not keep the precompiled plugin {}: {e:#}", path.display());
+            tracing::warn!(
+                "could not keep the precompiled plugin {}: {e:#}",
+                path.display()
+            );
         }
     }
 }

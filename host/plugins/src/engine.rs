@@ -108,7 +108,8 @@ impl PluginEngine {
         } else {
             ("policy-plugin", crate::bindings::POLICY_EXPORTS)
         };
-        self.compile(spec, world, exports).map(|(_, identity, _)| identity)
+        self.compile(spec, world, exports)
+            .map(|(_, identity, _)| identity)
     }
 
     pub(crate) fn compile(

@@ -123,8 +123,16 @@ impl AlgorithmsEdit {
                 changes.push(format!("{name}={value}"));
             }
         };
-        set("reply-digest", &self.reply_digest, &mut algorithms.reply_digest);
-        set("reply-cipher", &self.reply_cipher, &mut algorithms.reply_cipher);
+        set(
+            "reply-digest",
+            &self.reply_digest,
+            &mut algorithms.reply_digest,
+        );
+        set(
+            "reply-cipher",
+            &self.reply_cipher,
+            &mut algorithms.reply_cipher,
+        );
         set("kek-cipher", &self.kek_cipher, &mut algorithms.kek_cipher);
         changes
     }
@@ -142,7 +150,10 @@ mod tests {
             ..Default::default()
         };
         let valid = edit.validated().unwrap();
-        assert_eq!(valid.client_digests.as_deref(), Some(&["sha256".to_owned(), "md5".to_owned()][..]));
+        assert_eq!(
+            valid.client_digests.as_deref(),
+            Some(&["sha256".to_owned(), "md5".to_owned()][..])
+        );
         let mut algorithms = Algorithms::default();
         valid.apply(&mut algorithms);
         assert_eq!(algorithms.reply_cipher, "aes128");
@@ -153,12 +164,18 @@ mod tests {
             ..Default::default()
         };
         let error = bad.validated().unwrap_err();
-        assert!(error.starts_with("reply-digest: unknown value \"sha1\""), "{error}");
+        assert!(
+            error.starts_with("reply-digest: unknown value \"sha1\""),
+            "{error}"
+        );
         let bad = AlgorithmsEdit {
             reply_cipher: Some("des".into()),
             ..Default::default()
         };
-        assert!(bad.validated().is_err(), "single DES is never a reply cipher");
+        assert!(
+            bad.validated().is_err(),
+            "single DES is never a reply cipher"
+        );
     }
 
     #[test]

@@ -14,10 +14,10 @@ mod audit;
 mod enforcement;
 mod issuance;
 mod lifecycle;
-mod requests;
-mod revocation;
 mod ra_keys;
 mod ra_settings;
+mod requests;
+mod revocation;
 mod schema;
 mod secrets;
 mod services;
@@ -35,21 +35,21 @@ pub use algorithms::{
     REPLY_CIPHERS, REPLY_DIGESTS,
 };
 pub use audit::AuditEvent;
-pub use ra_settings::{
-    DEFAULT_RENEW_AT_PERCENT, RA_ISSUERS, RA_KEY_BITS, RaSettings, RaSettingsEdit,
-};
-pub use trust::TrustedCertificate;
 pub use enforcement::{Enforcement, EnforcementEdit};
 pub use issuance::{Issuance, IssueConflict, IssuedCertificate, Outcome, TransactionRecord};
 pub use lifecycle::DeletedService;
+pub use ra_settings::{
+    DEFAULT_RENEW_AT_PERCENT, RA_ISSUERS, RA_KEY_BITS, RaSettings, RaSettingsEdit,
+};
 pub use requests::{HeldRequest, NewHeldRequest, RequestStatus};
 pub use revocation::{Revoked, StoredCrl};
 pub use secrets::{
     PEPPER_LEN, SecretClaim, SecretDigester, SecretKind, SecretMatch, SecretRow, TokenScope,
     generate_secret_value,
 };
-pub use teams::{Owner, Ownership, Team, User};
 pub use services::{Ca, NewService, PluginSpec, RaKeyRow, Service, ServiceEdit};
+pub use teams::{Owner, Ownership, Team, User};
+pub use trust::TrustedCertificate;
 
 /// How long a connection waits for the writer lock before giving up. Writes are
 /// short (one issuance is a handful of rows), so five seconds means real trouble.

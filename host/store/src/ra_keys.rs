@@ -39,10 +39,11 @@ impl Store {
             "UPDATE services SET generation = generation + 1, updated_at = ?2 WHERE id = ?1",
             params![service_id, at],
         )?;
-        let service: String =
-            tx.query_row("SELECT name FROM services WHERE id = ?1", [service_id], |r| {
-                r.get(0)
-            })?;
+        let service: String = tx.query_row(
+            "SELECT name FROM services WHERE id = ?1",
+            [service_id],
+            |r| r.get(0),
+        )?;
         audit::insert(
             &tx,
             &audit::AuditEvent {

@@ -309,10 +309,7 @@ impl Store {
             ));
         }
         changes.extend(edit.enforcement.apply(&mut service.enforcement));
-        let algorithms = edit
-            .algorithms
-            .validated()
-            .map_err(StoreError::Invalid)?;
+        let algorithms = edit.algorithms.validated().map_err(StoreError::Invalid)?;
         changes.extend(algorithms.apply(&mut service.algorithms));
         let ra = edit.ra.validated().map_err(StoreError::Invalid)?;
         changes.extend(ra.apply(&mut service.ra));

@@ -25,8 +25,7 @@ pub struct TrustedCertificate {
     pub added_by: String,
 }
 
-const COLUMNS: &str =
-    "id, service_id, subject, issuer, serial, not_before, not_after, sha256, der, added_at, added_by";
+const COLUMNS: &str = "id, service_id, subject, issuer, serial, not_before, not_after, sha256, der, added_at, added_by";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrustedCertificate> {
     Ok(TrustedCertificate {
@@ -76,10 +75,11 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        let service: String =
-            tx.query_row("SELECT name FROM services WHERE id = ?1", [cert.service_id], |r| {
-                r.get(0)
-            })?;
+        let service: String = tx.query_row(
+            "SELECT name FROM services WHERE id = ?1",
+            [cert.service_id],
+            |r| r.get(0),
+        )?;
         audit::insert(
             &tx,
             &audit::AuditEvent {

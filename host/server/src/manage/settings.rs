@@ -325,33 +325,30 @@ pub(super) fn check_plugins(m: &Manager<'_>, service: &str, edit: &ServiceEdit) 
     if skip {
         return Ok(());
     }
-    let ra = match &stored {
-        Some(s) => m
-            .store
-            .ra_keys(s.id)
-            .map_err(store_error)?
-            .pop()
-            .map(|r| r.certificate),
-        None => None,
-    };
-    // A new service's RA will come from the local CA.
-    let ra = ra.unwrap_or_else(|| ca_certificate.clone());
     let cas = loaded
         .ca_certificates(service.into())
         .map_err(|e| refused("issuer", &e))?;
-    let chained = (ra == ca_certificate && cas.contains(&ca_certificate))
-        || crate::ra::check_issuer_chain(service, &ra, &cas).is_ok();
-    if !chained {
-        return Err(bad(
-            "issuer",
-            format!(
-                "the issuer {}'s CA certificates do not chain to the root of this service's RA \
-                 certificate (the local CA); clients could not trust replies and certificates \
-                 alike. Set skip-issuer-check to true if that is intended (e.g. an external CA \
-                 whose clients get both from GetCACert)",
-                spec.plugin
-            ),
-        ));
+    let current_ra = match &stored {
+        Some(s) => m.store.ra_keys(s.id).map_err(store_error)?.pop(),
+        None => None,
+    };
+    match current_ra {
+        Some(ra) => crate::ra::check_issuer_chain(service, &ra.certificate, &cas)
+            .map_err(|reason| bad("issuer", reason))?,
+        // A new service's RA will be issued by the local CA.
+        None if cas.contains(&ca_certificate) => {}
+        None => {
+            return Err(bad(
+                "issuer",
+                format!(
+                    "the issuer {}'s CA certificates do not include the local CA, which issues \
+                     this service's RA: the two do not chain to the same root. Set \
+                     skip-issuer-check to true if that is intended (e.g. an external CA whose \
+                     clients get both from GetCACert)",
+                    spec.plugin
+                ),
+            ));
+        }
     }
     Ok(())
 }
