@@ -62,13 +62,16 @@ fn wait_for(server: &Server, alias: &str, status: u16) {
 /// One PKCSReq for `cn` with `challenge` from a fresh key; returns the reply.
 fn enroll(server: &Server, alias: &str, cn: &str, challenge: &str) -> client::Reply {
     let requester = Requester::generate(2048, cn);
-    common::pkcs_req(
+    // A transactionID the test can find in the database again.
+    let transaction_id = format!("{alias}-{cn}");
+    common::pkcs_req_as(
         server,
         alias,
         &requester,
         cn,
         challenge,
         ContentCipher::Aes256,
+        &transaction_id,
     )
 }
 

@@ -251,22 +251,33 @@ impl Server {
         // The store is plain SQLite; read it with python's sqlite3 (always present here).
         let out = Command::new("python3")
             .arg("-c")
-            .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [print('|'.join(map(str,r))) for r in c.execute('select service,event,plugin,detail from audit order by id')]")
+            .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1], timeout=10); [print('|'.join(map(str,r))) for r in c.execute('select service,event,plugin,detail from audit order by id')]")
             .arg(self.data_dir.join("sceptic.db"))
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The single number a SQL query on the server's database returns. SQLite
+    /// may answer "database is locked" to a second process while the server
+    /// writes: python waits up to 10 s, and the query is tried three times.
     pub fn count(&self, sql: &str) -> i64 {
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(sys.argv[2]).fetchone()[0])")
-            .arg(self.data_dir.join("sceptic.db"))
-            .arg(sql)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let out = Command::new("python3")
+                .arg("-c")
+                .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1], timeout=10); print(c.execute(sys.argv[2]).fetchone()[0])")
+                .arg(self.data_dir.join("sceptic.db"))
+                .arg(sql)
+                .output()
+                .unwrap();
+            if let Ok(n) = String::from_utf8_lossy(&out.stdout).trim().parse() {
+                return n;
+            }
+            last_error = String::from_utf8_lossy(&out.stderr).into_owned();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("{sql} gave no number: {last_error}");
     }
 }
 
@@ -631,16 +642,38 @@ pub fn pkcs_req(
     challenge: &str,
     cipher: sceptic_proto::ContentCipher,
 ) -> sceptic_proto::client::Reply {
-    use sceptic_proto::client::{self, RequestOptions};
     static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+    let transaction_id = format!(
+        "{alias}-{cn}-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::SeqCst)
+    );
+    pkcs_req_as(
+        server,
+        alias,
+        requester,
+        cn,
+        challenge,
+        cipher,
+        &transaction_id,
+    )
+}
+
+/// [`pkcs_req`] under a transactionID the caller chooses (to find it later).
+pub fn pkcs_req_as(
+    server: &Server,
+    alias: &str,
+    requester: &sceptic_proto::client::Requester,
+    cn: &str,
+    challenge: &str,
+    cipher: sceptic_proto::ContentCipher,
+    transaction_id: &str,
+) -> sceptic_proto::client::Reply {
+    use sceptic_proto::client::{self, RequestOptions};
     let csr = client::build_csr(&requester.key, &format!("CN={cn}"), Some(challenge), &[]);
     let options = RequestOptions {
         message_type: sceptic_proto::MessageType::PkcsReq,
-        transaction_id: format!(
-            "{alias}-{cn}-{}-{}",
-            std::process::id(),
-            SEQUENCE.fetch_add(1, Ordering::SeqCst)
-        ),
+        transaction_id: transaction_id.to_owned(),
         digest: sceptic_proto::DigestAlg::Sha256,
         cipher,
         key_transport: sceptic_proto::KeyTransport::Pkcs1v15,
