@@ -6,10 +6,14 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{Server, assert_issued_for, scepclient};
+use common::plugin_calls::{self, policy_request, print_cost};
+use common::{Server, assert_issued_for, scepclient, sceptic_bin};
+use sceptic_plugins::{PluginEngine, Policy};
 
 /// Builds min_key.wasm once per test run into <target>/example-plugins, and again
 /// only when its source, its build script or the WIT is newer than the component.
@@ -129,4 +133,45 @@ fn a_bad_min_bits_is_refused_by_service_edit() {
     // Nothing changed: the default service keeps its policy.
     let listed = server.cli_ok(&["service", "list"]);
     assert!(!listed.contains("min_key.wasm"), "{listed}");
+}
+
+/// The example's decision cases (plugins/examples/min-key-c/cases) through the
+/// built component, as an operator runs them: `sceptic policy test --plugin`.
+#[test]
+fn the_c_policy_decides_as_its_cases_say() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/examples/min-key-c");
+    let run = Command::new(sceptic_bin())
+        .args(["policy", "test", "--plugin"])
+        .arg(c_policy())
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.contains("4 cases, 4 passed, 0 failed"), "{out}");
+    assert!(
+        out.contains("denied by min_key@file: the CSR's ec key has 256 bits, fewer than the 3072"),
+        "{out}"
+    );
+}
+
+/// What one call into the C policy costs in the host: a fresh instance, `init`,
+/// then `evaluate`, as for every request. Prints the numbers; asserts none. Run:
+/// `cargo test --release -p sceptic --test c_policy -- --ignored --nocapture c_policy_cost`
+#[test]
+#[ignore = "a measurement, not a test: run it by name"]
+fn c_policy_cost() {
+    let engine = PluginEngine::new().unwrap();
+    let config = BTreeMap::from([("min-bits".to_owned(), "2048".to_owned())]);
+    let policy = Policy::load(&engine, c_policy().to_str().unwrap(), config, "default").unwrap();
+    let request = policy_request("CN=cost-1,O=Example", 2048, Vec::new());
+    print_cost("C policy (fresh instance + init + evaluate)", || {
+        let (answer, fuel) = plugin_calls::decide(&policy, &request);
+        assert_eq!(answer, "abstain");
+        fuel
+    });
 }

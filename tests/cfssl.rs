@@ -151,9 +151,6 @@ fn an_issuer_url_outside_allowed_hosts_is_refused() {
     );
 }
 
-/// Calls per measurement in `python_issuer_cost`.
-const MEASURED_CALLS: usize = 300;
-
 /// What one call into the Python issuer costs in the host, against a real CFSSL:
 /// a fresh instance, `init`, then `issue` (one HTTP exchange, CFSSL's RSA
 /// signature) or `poll` (no HTTP: the instance and `init` alone), beside CFSSL's
@@ -165,7 +162,7 @@ fn python_issuer_cost() {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use sceptic_plugins::types::{Certificate, Csr, MessageType, Request};
+    use common::plugin_calls::{policy_request, print_cost};
     use sceptic_plugins::{CaSigner, IssueOutcome, Issuer, PluginEngine};
 
     let cfssl = Cfssl::start();
@@ -222,50 +219,27 @@ fn python_issuer_cost() {
     .unwrap();
     println!("load (compile + link + init): {:?}", started.elapsed());
     let csr_der = std::fs::read(dir.join("csr.der")).unwrap();
-    let request = Request {
-        service: "default".into(),
-        message_type: MessageType::PkcsReq,
-        transaction_id: "cost".into(),
-        csr: Csr {
-            der: csr_der.clone(),
-            subject: "CN=cost-1,O=Example".into(),
-            sans: Vec::new(),
-            key_algorithm: "rsa".into(),
-            key_bits: 2048,
-            challenge_present: false,
-        },
-        signer: Certificate {
-            der: Vec::new(),
-            subject: "CN=cost-1,O=Example".into(),
-            issuer: "CN=cost-1,O=Example".into(),
-            serial: "01".into(),
-            not_before: 0,
-            not_after: 0,
-            self_signed: true,
-            key_usage: Vec::new(),
-        },
-        http_method: "POST".into(),
-        client_address: "127.0.0.1".into(),
-        received_at: 0,
-    };
+    let request = policy_request("CN=cost-1,O=Example", 2048, csr_der.clone());
     let name: Arc<str> = "default".into();
-    let poll = measure(|| {
+    print_cost("Python issuer poll (instance + init, no HTTP)", || {
         assert!(matches!(
             issuer.poll(name.clone(), "x"),
             Ok(IssueOutcome::Rejected { .. })
         ));
+        None
     });
-    let issue = measure(|| {
+    print_cost("Python issuer issue (instance + init + CFSSL sign)", || {
         let outcome = issuer.issue(name.clone(), &request);
         assert!(
             matches!(outcome, Ok(IssueOutcome::Issued(_))),
             "{outcome:?}"
         );
+        None
     });
     let pem =
         der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &csr_der).unwrap();
     let body = serde_json::json!({ "certificate_request": pem }).to_string();
-    let direct = measure(|| {
+    print_cost("CFSSL sign alone (Rust test client)", || {
         let (status, _, _) = common::http(
             cfssl.port,
             "POST",
@@ -274,38 +248,6 @@ fn python_issuer_cost() {
             body.as_bytes(),
         );
         assert_eq!(status, 200);
+        None
     });
-    println!("{MEASURED_CALLS} calls each, median / p99:");
-    println!(
-        "  poll  (instance + init, no HTTP):          {} / {}",
-        poll.0, poll.1
-    );
-    println!(
-        "  issue (instance + init + CFSSL sign):      {} / {}",
-        issue.0, issue.1
-    );
-    println!(
-        "  CFSSL sign alone (Rust test client):       {} / {}",
-        direct.0, direct.1
-    );
-}
-
-/// Median and p99 of MEASURED_CALLS runs of `f`, in milliseconds, after a warm-up.
-fn measure(mut f: impl FnMut()) -> (String, String) {
-    for _ in 0..5 {
-        f();
-    }
-    let mut times: Vec<Duration> = (0..MEASURED_CALLS)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
-    (
-        ms(times[times.len() / 2]),
-        ms(times[times.len() * 99 / 100]),
-    )
 }

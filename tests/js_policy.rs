@@ -7,12 +7,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Server, assert_issued_for, scepclient};
-use sceptic_plugins::types::{Certificate, Csr, Decision, FailInfo, MessageType, Request};
-use sceptic_plugins::{MatchedSecret, NoCertificates, PluginEngine, Policy, SecretBroker};
+use common::plugin_calls::{self, policy_request, print_cost};
+use common::{Server, assert_issued_for, scepclient, sceptic_bin};
+use sceptic_plugins::{PluginEngine, Policy};
 
 /// How long the CLI's check and the server's reload may take together: both
 /// compile the 12 MB component (the StarlingMonkey engine in WebAssembly).
@@ -150,47 +150,6 @@ fn an_unknown_setting_is_refused_by_name() {
     );
 }
 
-/// A secrets broker with no secret: this policy never asks.
-struct NoSecrets;
-
-impl SecretBroker for NoSecrets {
-    fn global_mode(&self) -> bool {
-        false
-    }
-    fn match_challenge(&self) -> Option<MatchedSecret> {
-        None
-    }
-}
-
-fn request(subject: &str) -> Request {
-    Request {
-        service: "default".into(),
-        message_type: MessageType::PkcsReq,
-        transaction_id: "tx".into(),
-        csr: Csr {
-            der: Vec::new(),
-            subject: subject.into(),
-            sans: Vec::new(),
-            key_algorithm: "rsa".into(),
-            key_bits: 2048,
-            challenge_present: false,
-        },
-        signer: Certificate {
-            der: Vec::new(),
-            subject: subject.into(),
-            issuer: subject.into(),
-            serial: "01".into(),
-            not_before: 0,
-            not_after: 0,
-            self_signed: true,
-            key_usage: Vec::new(),
-        },
-        http_method: "POST".into(),
-        client_address: "127.0.0.1".into(),
-        received_at: 0,
-    }
-}
-
 fn load(allowed: &str) -> Policy {
     let engine = PluginEngine::new().unwrap();
     let config = BTreeMap::from([("allowed-ous".to_owned(), allowed.to_owned())]);
@@ -198,23 +157,7 @@ fn load(allowed: &str) -> Policy {
 }
 
 fn decide(policy: &Policy, subject: &str) -> String {
-    let evaluation = policy
-        .evaluate(
-            "default".into(),
-            &request(subject),
-            Arc::new(NoSecrets),
-            Arc::new(NoCertificates),
-        )
-        .expect("the policy answers");
-    match evaluation.decision {
-        Decision::Allow => "allow".into(),
-        Decision::Abstain => "abstain".into(),
-        Decision::Pending(queue) => format!("pending:{queue}"),
-        Decision::Deny(denial) => {
-            assert!(matches!(denial.fail_info, FailInfo::BadRequest));
-            format!("deny:{}", denial.reason)
-        }
-    }
+    plugin_calls::decide(policy, &policy_request(subject, 2048, Vec::new())).0
 }
 
 #[test]
@@ -235,8 +178,27 @@ fn decides_on_the_subjects_ous() {
     assert!(decide(&policy, "CN=a,OU=MDM,OU=mdm").starts_with(r#"deny:OU "mdm" of "#));
 }
 
-/// Calls per measurement in `js_policy_cost`.
-const MEASURED_CALLS: usize = 200;
+/// The example's decision cases (plugins/examples/ou-allowlist-js/cases) through
+/// the built component, as an operator runs them: `sceptic policy test --plugin`.
+#[test]
+fn the_js_policy_decides_as_its_cases_say() {
+    let folder =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/examples/ou-allowlist-js");
+    let run = std::process::Command::new(sceptic_bin())
+        .args(["policy", "test", "--plugin"])
+        .arg(js_policy())
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.contains("7 cases, 7 passed, 0 failed"), "{out}");
+    assert!(out.contains(r#"OU "R&D" of CN=laptop-19"#), "{out}");
+}
 
 /// What one call into the JavaScript policy costs in the host: a fresh instance,
 /// `init`, then `evaluate`, as for every request. Prints the numbers; asserts
@@ -252,23 +214,13 @@ fn js_policy_cost() {
     println!("load (compile + link + init): {:?}", started.elapsed());
     let size = std::fs::metadata(js_policy()).unwrap().len();
     println!("component: {size} bytes");
-    let subject = "CN=cost-1,OU=MDM,O=Example,C=US";
-    let mut times: Vec<Duration> = Vec::with_capacity(MEASURED_CALLS);
-    for i in 0..MEASURED_CALLS + 5 {
-        let started = Instant::now();
-        let answer = decide(&policy, subject);
-        let took = started.elapsed();
-        assert_eq!(answer, "allow");
-        if i >= 5 {
-            times.push(took);
-        }
-    }
-    times.sort();
-    let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
-    println!(
-        "{MEASURED_CALLS} calls (fresh instance + init + evaluate), median / p99 / max: {} / {} / {}",
-        ms(times[times.len() / 2]),
-        ms(times[times.len() * 99 / 100]),
-        ms(times[times.len() - 1])
+    let request = policy_request("CN=cost-1,OU=MDM,O=Example,C=US", 2048, Vec::new());
+    print_cost(
+        "JavaScript policy (fresh instance + init + evaluate)",
+        || {
+            let (answer, fuel) = plugin_calls::decide(&policy, &request);
+            assert_eq!(answer, "allow");
+            fuel
+        },
     );
 }

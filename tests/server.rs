@@ -327,17 +327,36 @@ fn refusals_are_signed_failures_and_garbage_is_a_400() {
     );
 }
 
+/// Each service runs the fault policy under limits set in its SPEC, so each
+/// fault is the one its limit names: a loop with the most fuel meets its
+/// deadline, the same loop with little fuel runs dry, the hoarder meets a
+/// 16 MiB cap.
+const FAULT_SERVICES: &[(&str, &str, &str)] = &[
+    (
+        "loop",
+        "fault=loop,sceptic.deadline-ms=300,sceptic.fuel=10000000000",
+        "timeout",
+    ),
+    ("fuel", "fault=loop,sceptic.fuel=5000000", "out-of-fuel"),
+    ("trap", "fault=trap", "trap"),
+    (
+        "memory",
+        "fault=memory,sceptic.memory-mib=16",
+        "out-of-memory",
+    ),
+];
+
 #[test]
-fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
+fn faulting_policies_deny_within_their_limits_and_others_keep_serving() {
     let server = Server::start("faults");
     let fault = common::fault_component();
-    for kind in ["loop", "trap", "memory"] {
+    for (service, settings, _) in FAULT_SERVICES {
         server.cli_ok(&[
             "service",
             "add",
-            kind,
+            service,
             "--policy",
-            &format!("{},fault={kind}", fault.display()),
+            &format!("{},{settings}", fault.display()),
         ]);
     }
     server.reconfigure(&[
@@ -347,20 +366,29 @@ fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
         "--client-ciphers",
         "aes256,aes128",
     ]);
-    for kind in ["loop", "trap", "memory"] {
-        let secret = server.new_secret(kind);
+    let limits = server.cli_ok(&["service", "plugins", "memory"]);
+    assert!(
+        limits.contains("deadline=1000ms memory=16MiB fuel=1000000000"),
+        "{limits}"
+    );
+    for (service, _, _) in FAULT_SERVICES {
+        let secret = server.new_secret(service);
         let started = Instant::now();
-        let reply = enroll(&server, kind, kind, &secret, ContentCipher::Aes256);
+        let reply = enroll(&server, service, service, &secret, ContentCipher::Aes256);
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "{kind} took {:?}",
+            "{service} took {:?}",
             started.elapsed()
         );
-        assert_eq!(reply.message.pki_status, Some(PkiStatus::Failure), "{kind}");
+        assert_eq!(
+            reply.message.pki_status,
+            Some(PkiStatus::Failure),
+            "{service}"
+        );
         assert_eq!(
             reply.message.fail_info,
             Some(FailInfo::BadRequest),
-            "{kind}"
+            "{service}"
         );
 
         // The next good request, on another service, succeeds.
@@ -369,22 +397,20 @@ fn faulting_policies_deny_within_their_deadline_and_others_keep_serving() {
         assert_eq!(
             reply.message.pki_status,
             Some(PkiStatus::Success),
-            "after {kind}: {:?}",
+            "after {service}: {:?}",
             reply.message.fail_info_text
         );
     }
     let audit = server.audit_events();
-    for (service, kind) in [
-        ("loop", "timeout"),
-        ("trap", "trap"),
-        ("memory", "out-of-memory"),
-    ] {
+    for (service, _, kind) in FAULT_SERVICES {
         assert!(
             audit.lines().any(|l| l.starts_with(&format!("{service}|plugin-fault|fault_policy@file|{kind}"))),
             "no {kind} fault audited for {service}:\n{audit}"
         );
     }
-    assert_eq!(server.count("select count(*) from certificates"), 3);
+    assert!(audit.contains("memory cap of 16 MiB"), "{audit}");
+    assert!(audit.contains("fuel (5000000)"), "{audit}");
+    assert_eq!(server.count("select count(*) from certificates"), 4);
 }
 
 #[test]

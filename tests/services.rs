@@ -238,7 +238,10 @@ fn service_plugins_lists_each_plugin_with_its_wit_version_and_hash() {
         "--policy",
         "builtin:secret-policy",
         "--policy",
-        &format!("{},prefix=CN=lab-", legacy.display()),
+        &format!(
+            "{},prefix=CN=lab-,sceptic.deadline-ms=250,sceptic.fuel=2000000",
+            legacy.display()
+        ),
     ]);
     let out = server.cli_ok(&["service", "plugins", "default"]);
     let rows: Vec<Vec<&str>> = out
@@ -262,4 +265,65 @@ fn service_plugins_lists_each_plugin_with_its_wit_version_and_hash() {
         assert_eq!(row[4].len(), 64, "a SHA-256: {out}");
         assert!(row[4].chars().all(|c| c.is_ascii_hexdigit()));
     }
+    // The limits each plugin's calls run under: defaults, or what its SPEC set
+    // (an old-WIT plugin takes them too; they never reach the plugin).
+    assert_eq!(rows[0][5], "deadline=1000ms memory=64MiB fuel=1000000000");
+    assert_eq!(rows[1][5], "deadline=250ms memory=64MiB fuel=2000000");
+    assert_eq!(rows[2][5], "deadline=10000ms memory=64MiB");
+    assert!(rows[1][6].contains("sceptic.fuel=2000000"), "{out}");
+}
+
+#[test]
+fn a_limit_setting_out_of_range_or_unknown_is_refused_by_name() {
+    let server = Server::start("plugin-limits");
+    for (flag, spec, expected) in [
+        (
+            "--policy",
+            "builtin:secret-policy,sceptic.fuel=lots",
+            "sceptic.fuel=\"lots\": must be a whole number from 1000 to 10000000000",
+        ),
+        (
+            "--policy",
+            "builtin:secret-policy,sceptic.deadline-ms=60000",
+            "sceptic.deadline-ms=\"60000\": must be a whole number from 50 to 10000ms",
+        ),
+        (
+            "--policy",
+            "builtin:secret-policy,sceptic.memory-mib=0",
+            "sceptic.memory-mib=\"0\": must be a whole number from 1 to 256MiB",
+        ),
+        (
+            "--policy",
+            "builtin:secret-policy,sceptic.colour=red",
+            "sceptic.deadline-ms, sceptic.memory-mib, sceptic.fuel",
+        ),
+        (
+            "--issuer",
+            "builtin:local-ca-issuer,sceptic.fuel=5000",
+            "sceptic.fuel is for policies",
+        ),
+        (
+            "--issuer",
+            "builtin:local-ca-issuer,sceptic.certificate-info=x",
+            "plugin setting \"sceptic.certificate-info\"",
+        ),
+    ] {
+        let refused = server.cli(&["service", "edit", "default", flag, spec]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{spec} was accepted");
+        assert!(
+            stderr.contains(expected),
+            "{spec}: {expected:?} not in {stderr}"
+        );
+    }
+    // In range, the same settings are taken.
+    server.reconfigure(&[
+        "service",
+        "edit",
+        "default",
+        "--issuer",
+        "builtin:local-ca-issuer,sceptic.deadline-ms=20000,sceptic.memory-mib=32",
+    ]);
+    let out = server.cli_ok(&["service", "plugins", "default"]);
+    assert!(out.contains("deadline=20000ms memory=32MiB"), "{out}");
 }

@@ -2,6 +2,8 @@
 //! temporary data directory, a minimal HTTP client, and helpers for the CLI.
 #![allow(dead_code)]
 
+pub mod plugin_calls;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

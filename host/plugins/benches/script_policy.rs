@@ -77,9 +77,10 @@ fn request() -> Request {
 
 fn measure(label: &str, policy: &Policy, calls: usize) {
     let request = request();
-    let call = || {
+    let mut fuel = 0;
+    let mut call = || {
         let started = Instant::now();
-        policy
+        let evaluation = policy
             .evaluate(
                 "bench".into(),
                 &request,
@@ -87,7 +88,9 @@ fn measure(label: &str, policy: &Policy, calls: usize) {
                 Arc::new(NoCertificates),
             )
             .unwrap_or_else(|fault| panic!("{label}: {fault}"));
-        started.elapsed()
+        let took = started.elapsed();
+        fuel = fuel.max(evaluation.fuel_used.unwrap_or(0));
+        took
     };
     for _ in 0..WARM_UP_CALLS {
         call();
@@ -96,7 +99,7 @@ fn measure(label: &str, policy: &Policy, calls: usize) {
     times.sort();
     let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).min(times.len()) - 1];
     println!(
-        "{label:<44} calls {calls:>5}  median {:>8.1} µs  p99 {:>8.1} µs  max {:>8.1} µs",
+        "{label:<44} calls {calls:>5}  median {:>8.1} µs  p99 {:>8.1} µs  max {:>8.1} µs  fuel {fuel}",
         at(0.50).as_secs_f64() * 1e6,
         at(0.99).as_secs_f64() * 1e6,
         times[times.len() - 1].as_secs_f64() * 1e6,

@@ -27,6 +27,9 @@ pub struct ChainDecision {
     pub claimed: Option<MatchedSecret>,
     /// Plugins that faulted, for the audit log.
     pub faults: Vec<(String, Fault)>,
+    /// Fuel the policies that ran burnt together (`sceptic policy test` shows
+    /// it, so an operator can size `sceptic.fuel`).
+    pub fuel_used: u64,
 }
 
 /// Name recorded when no policy allowed a request.
@@ -56,6 +59,7 @@ impl PolicyChain {
     ) -> ChainDecision {
         let mut pending: Option<(String, String)> = None;
         let mut allowed: Option<(String, Option<MatchedSecret>)> = None;
+        let mut fuel_used = 0u64;
         for policy in &self.policies {
             let name = policy.identity().to_string();
             match policy.evaluate(
@@ -73,28 +77,33 @@ impl PolicyChain {
                         decided_by: name.clone(),
                         claimed: None,
                         faults: vec![(name, fault)],
+                        fuel_used,
                     };
                 }
-                Ok(evaluation) => match evaluation.decision {
-                    Decision::Deny(denial) => {
-                        return ChainDecision {
-                            verdict: Verdict::Deny {
-                                fail_info: denial.fail_info,
-                                reason: denial.reason,
-                            },
-                            decided_by: name,
-                            claimed: None,
-                            faults: Vec::new(),
-                        };
+                Ok(evaluation) => {
+                    fuel_used = fuel_used.saturating_add(evaluation.fuel_used.unwrap_or(0));
+                    match evaluation.decision {
+                        Decision::Deny(denial) => {
+                            return ChainDecision {
+                                verdict: Verdict::Deny {
+                                    fail_info: denial.fail_info,
+                                    reason: denial.reason,
+                                },
+                                decided_by: name,
+                                claimed: None,
+                                faults: Vec::new(),
+                                fuel_used,
+                            };
+                        }
+                        Decision::Pending(queue) => {
+                            pending.get_or_insert((name, queue));
+                        }
+                        Decision::Allow => {
+                            allowed.get_or_insert((name, evaluation.claimed));
+                        }
+                        Decision::Abstain => {}
                     }
-                    Decision::Pending(queue) => {
-                        pending.get_or_insert((name, queue));
-                    }
-                    Decision::Allow => {
-                        allowed.get_or_insert((name, evaluation.claimed));
-                    }
-                    Decision::Abstain => {}
-                },
+                }
             }
         }
         let (verdict, decided_by, claimed) = match (pending, allowed) {
@@ -116,6 +125,7 @@ impl PolicyChain {
             decided_by,
             claimed,
             faults: Vec::new(),
+            fuel_used,
         }
     }
 }

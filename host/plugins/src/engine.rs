@@ -14,7 +14,7 @@ use crate::bindings::v0_2::{issued, trust};
 use crate::bindings::{Wit, detect};
 use crate::builtin::{BUILTIN_PREFIX, BUILTIN_VERSION, builtin_component};
 use crate::host::{PluginIdentity, PluginState};
-use crate::limits::{self, EPOCH_TICK_MS};
+use crate::limits::{self, EPOCH_TICK_MS, Limiter, PluginLimits};
 use crate::{Fault, LoadError};
 
 /// The first four bytes of every WebAssembly module and component.
@@ -44,12 +44,15 @@ impl PluginEngine {
             .total_core_instances(limits::POOLED_CORE_INSTANCES)
             .total_memories(limits::POOLED_MEMORIES)
             .total_tables(limits::POOLED_TABLES)
-            .max_memory_size(limits::MEMORY_CAP_BYTES)
+            .max_memory_size(limits::MAX_MEMORY_CAP_BYTES)
             .table_elements(limits::TABLE_ELEMENTS_CAP);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
+            // Fuel bounds a policy's work (`limits::POLICY_FUEL`). It is an
+            // engine setting, so issuers' code counts it too; they get no limit.
+            .consume_fuel(true)
             .memory_reservation(limits::MEMORY_RESERVATION_BYTES)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
@@ -195,36 +198,51 @@ impl PluginEngine {
         self.compiled.lock().ok()?.get(sha256).cloned()
     }
 
-    /// A store for one call, with its deadline and memory cap armed.
+    /// A store for one call, with its deadline, memory cap and fuel armed.
     pub(crate) fn store(
         &self,
         identity: &Arc<PluginIdentity>,
         service: Arc<str>,
         config: &Arc<BTreeMap<String, String>>,
-        deadline_ms: u64,
+        limits: &PluginLimits,
     ) -> Store<PluginState> {
-        let state = PluginState::new(identity.clone(), service, config.clone());
+        let mut state = PluginState::new(identity.clone(), service, config.clone());
+        state.limiter = Limiter::new(limits.memory_cap_bytes);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(deadline_ms.div_ceil(EPOCH_TICK_MS));
         store.epoch_deadline_trap();
+        rearm(&mut store, limits);
         store
     }
+}
+
+/// Gives a store its call's deadline and fuel afresh (a warm instance, before
+/// each call it serves).
+pub(crate) fn rearm(store: &mut Store<PluginState>, limits: &PluginLimits) {
+    store.set_epoch_deadline(limits.deadline_ms.div_ceil(EPOCH_TICK_MS));
+    // Only fails when the engine does not consume fuel, and it always does.
+    let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+}
+
+/// Fuel a store burnt since it was armed with `limits` (None for issuers).
+pub(crate) fn fuel_used(store: &Store<PluginState>, limits: &PluginLimits) -> Option<u64> {
+    let armed = limits.fuel?;
+    Some(armed.saturating_sub(store.get_fuel().ok()?))
 }
 
 /// Names what went wrong in a call, from the error and the store's limiter.
 pub(crate) fn classify(
     error: wasmtime::Error,
     store: &Store<PluginState>,
-    deadline_ms: u64,
+    limits: &PluginLimits,
 ) -> Fault {
     if store.data().limiter.memory_exceeded {
-        return Fault::OutOfMemory;
+        return Fault::OutOfMemory(limits.memory_cap_bytes >> 20);
     }
-    if let Some(trap) = error.downcast_ref::<Trap>()
-        && *trap == Trap::Interrupt
-    {
-        return Fault::Timeout(deadline_ms);
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return Fault::Timeout(limits.deadline_ms),
+        Some(Trap::OutOfFuel) => return Fault::OutOfFuel(limits.fuel.unwrap_or(u64::MAX)),
+        _ => {}
     }
     let mut text = format!("{error:#}");
     // Guest backtraces can be long; the audit log needs the gist.

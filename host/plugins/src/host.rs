@@ -177,7 +177,7 @@ impl PluginState {
             // random, stderr for panics), so it is linked, empty.
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
-            limiter: Limiter::default(),
+            limiter: Limiter::new(crate::limits::MEMORY_CAP_BYTES),
             identity,
             service,
             config,

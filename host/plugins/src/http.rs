@@ -38,11 +38,24 @@ pub const HTTP_CONNECT_TIMEOUT_MS: u64 = 2_000;
 /// accepts but never answers costs the client five seconds, not a hang.
 pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 5_000;
 
-/// Time all the requests of one call may take together. It leaves two seconds
-/// of the issuer's deadline for instantiation, `init` and the plugin's own work
-/// after its last request (the Python CFSSL adapter: 3 ms median), so a slow
-/// CA ends in the plugin's rejection, with its reason, rather than a timeout.
-pub const HTTP_CALL_BUDGET_MS: u64 = 8_000;
+/// What of the issuer's deadline the HTTP requests of one call leave for
+/// instantiation, `init` and the plugin's own work after its last request (the
+/// Python CFSSL adapter: 3 ms median), so a slow CA ends in the plugin's
+/// rejection, with its reason, rather than a timeout. Two seconds, or a quarter
+/// of a deadline shorter than eight.
+pub const HTTP_PLUGIN_RESERVE_MS: u64 = 2_000;
+
+/// Time all the requests of one call may take together: the issuer's deadline
+/// less the plugin's reserve. With the default deadline, eight seconds.
+pub const fn http_call_budget_ms(deadline_ms: u64) -> u64 {
+    let quarter = deadline_ms / 4;
+    let reserve = if quarter < HTTP_PLUGIN_RESERVE_MS {
+        quarter
+    } else {
+        HTTP_PLUGIN_RESERVE_MS
+    };
+    deadline_ms - reserve
+}
 
 /// Requests one call may make. An adapter needs one or two per call (CFSSL: one);
 /// four leave room for a lookup or a retry and stop a plugin that loops.
@@ -67,9 +80,8 @@ const HOST_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "
 const NOT_DURING_INIT: &str = "outbound HTTP is not available during init";
 
 const _: () = assert!(HTTP_CONNECT_TIMEOUT_MS <= HTTP_REQUEST_TIMEOUT_MS);
-const _: () = assert!(HTTP_REQUEST_TIMEOUT_MS <= HTTP_CALL_BUDGET_MS);
-// The two seconds HTTP_CALL_BUDGET_MS leaves the plugin (see there).
-const _: () = assert!(HTTP_CALL_BUDGET_MS + 2_000 <= ISSUER_DEADLINE_MS);
+// With the default deadline one request may take its whole timeout.
+const _: () = assert!(HTTP_REQUEST_TIMEOUT_MS <= http_call_budget_ms(ISSUER_DEADLINE_MS));
 
 /// The issuer's `allowed-hosts`: `host:port` entries, lower case, port as a number.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,17 +127,21 @@ impl AllowedHosts {
 pub(crate) struct OutboundHttp {
     allowed: AllowedHosts,
     budget_ends: Instant,
+    budget_ms: u64,
     requests_left: u32,
     request_timeout: Duration,
     connect_timeout: Duration,
 }
 
 impl OutboundHttp {
-    /// The budget counts from now: create it when the call starts.
-    pub(crate) fn for_call(allowed: AllowedHosts) -> Self {
+    /// The budget counts from now: create it when the call starts, which has
+    /// `deadline_ms` in all.
+    pub(crate) fn for_call(allowed: AllowedHosts, deadline_ms: u64) -> Self {
+        let budget_ms = http_call_budget_ms(deadline_ms);
         Self {
             allowed,
-            budget_ends: Instant::now() + Duration::from_millis(HTTP_CALL_BUDGET_MS),
+            budget_ends: Instant::now() + Duration::from_millis(budget_ms),
+            budget_ms,
             requests_left: MAX_HTTP_REQUESTS_PER_CALL,
             request_timeout: Duration::from_millis(HTTP_REQUEST_TIMEOUT_MS),
             connect_timeout: Duration::from_millis(HTTP_CONNECT_TIMEOUT_MS),
@@ -149,8 +165,8 @@ impl OutboundHttp {
         let left = self.budget_ends.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(format!(
-                "this call used up its {} s for HTTP requests",
-                HTTP_CALL_BUDGET_MS / 1000
+                "this call used up its {} ms for HTTP requests",
+                self.budget_ms
             ));
         }
         let timeout = self.request_timeout.min(left);

@@ -69,7 +69,10 @@ fn issuer_state(allowed: &str) -> PluginState {
     };
     let mut state = PluginState::new(Arc::new(identity), "svc".into(), Arc::new(config(allowed)));
     let hosts = AllowedHosts::from_config(&config(allowed)).unwrap();
-    state.http = Some(OutboundHttp::for_call(hosts));
+    state.http = Some(OutboundHttp::for_call(
+        hosts,
+        crate::limits::ISSUER_DEADLINE_MS,
+    ));
     state
 }
 
@@ -240,7 +243,7 @@ fn a_call_makes_a_bounded_number_of_requests_within_its_budget() {
     let mut state = issuer_state("127.0.0.1:1");
     state.http.as_mut().unwrap().budget_ends = Instant::now();
     let err = get(&mut state, "http://127.0.0.1:1/").unwrap_err();
-    assert!(err.contains("used up its 8 s"), "{err}");
+    assert!(err.contains("used up its 8000 ms"), "{err}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::bindings::{ISSUER_EXPORTS, Wit, v0_1, v0_2};
 use crate::engine::{PluginEngine, classify};
 use crate::host::{CaSigner, CertificateBroker, PluginIdentity, PluginState};
 use crate::http::{AllowedHosts, OutboundHttp};
-use crate::limits::ISSUER_DEADLINE_MS;
+use crate::limits::PluginLimits;
 use crate::{Fault, LoadError};
 
 const WORLD: &str = "issuer-plugin";
@@ -62,6 +62,8 @@ pub struct Issuer {
     pre: Pre,
     identity: Arc<PluginIdentity>,
     config: Arc<BTreeMap<String, String>>,
+    /// Its deadline and memory cap per call.
+    limits: PluginLimits,
     signer: Arc<CaSigner>,
     certificates: Option<Arc<dyn CertificateBroker>>,
     /// The hosts `sceptic:net/http` may reach, from the operator's settings.
@@ -74,16 +76,17 @@ impl Issuer {
     pub fn load(
         engine: &PluginEngine,
         spec: &str,
-        config: BTreeMap<String, String>,
+        mut config: BTreeMap<String, String>,
         service: &str,
         signer: Arc<CaSigner>,
     ) -> Result<Self, LoadError> {
-        // The host's own setting first: refusing it costs no compilation.
-        let allowed_hosts =
-            AllowedHosts::from_config(&config).map_err(|detail| LoadError::Init {
-                plugin: spec.to_owned(),
-                detail,
-            })?;
+        // The host's own settings first: refusing them costs no compilation.
+        let refused = |detail| LoadError::Init {
+            plugin: spec.to_owned(),
+            detail,
+        };
+        let limits = PluginLimits::take_from(&mut config, true).map_err(refused)?;
+        let allowed_hosts = AllowedHosts::from_config(&config).map_err(refused)?;
         let (component, identity, wit) = engine.compile(spec, WORLD, ISSUER_EXPORTS)?;
         let invalid = |e: wasmtime::Error| LoadError::Invalid {
             plugin: spec.to_owned(),
@@ -107,6 +110,7 @@ impl Issuer {
             pre,
             identity: Arc::new(identity),
             config: Arc::new(config),
+            limits,
             signer,
             certificates: None,
             allowed_hosts,
@@ -126,6 +130,11 @@ impl Issuer {
 
     pub fn identity(&self) -> &PluginIdentity {
         &self.identity
+    }
+
+    /// What its calls run under.
+    pub fn limits(&self) -> &PluginLimits {
+        &self.limits
     }
 
     /// Lends the service's certificates to every later call after `init` (WIT
@@ -178,10 +187,13 @@ impl Issuer {
         then: impl FnOnce(&mut Store<PluginState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, Fault> {
         // Its time budget counts from the start of the call.
-        let mut http = Some(OutboundHttp::for_call(self.allowed_hosts.clone()));
-        let mut store =
-            self.engine
-                .store(&self.identity, service, &self.config, ISSUER_DEADLINE_MS);
+        let mut http = Some(OutboundHttp::for_call(
+            self.allowed_hosts.clone(),
+            self.limits.deadline_ms,
+        ));
+        let mut store = self
+            .engine
+            .store(&self.identity, service, &self.config, &self.limits);
         store.data_mut().signer = Some(self.signer.clone());
         let result = (|| {
             let plugin = match &self.pre {
@@ -198,7 +210,7 @@ impl Issuer {
         })();
         match result {
             Ok(outcome) => outcome,
-            Err(error) => Err(classify(error, &store, ISSUER_DEADLINE_MS)),
+            Err(error) => Err(classify(error, &store, &self.limits)),
         }
     }
 }

@@ -21,6 +21,7 @@ mod host;
 mod http;
 mod issuer;
 pub mod limits;
+pub use limits::PluginLimits;
 mod pki;
 mod policy;
 mod quarantine;
@@ -57,8 +58,10 @@ pub const CERTIFICATE_INFO_KEY: &str = "sceptic.certificate-info";
 pub enum Fault {
     #[error("exceeded its {0} ms deadline")]
     Timeout(u64),
-    #[error("exceeded its memory cap of {} MiB", limits::MEMORY_CAP_BYTES >> 20)]
-    OutOfMemory,
+    #[error("exceeded its memory cap of {0} MiB")]
+    OutOfMemory(usize),
+    #[error("burnt all its fuel ({0}) in one call")]
+    OutOfFuel(u64),
     #[error("trapped: {0}")]
     Trap(String),
     #[error("init refused the configuration: {0}")]
@@ -79,7 +82,8 @@ impl Fault {
     pub fn kind(&self) -> &'static str {
         match self {
             Fault::Timeout(_) => "timeout",
-            Fault::OutOfMemory => "out-of-memory",
+            Fault::OutOfMemory(_) => "out-of-memory",
+            Fault::OutOfFuel(_) => "out-of-fuel",
             Fault::Trap(_) => "trap",
             Fault::Init(_) => "init",
             Fault::BadAnswer(_) => "bad-answer",

@@ -9,9 +9,9 @@ use wasmtime::Store;
 use crate::bindings::types::{Decision, Request};
 use crate::bindings::{POLICY_EXPORTS, Wit, v0_1, v0_2};
 use crate::builtin::reuses_instances;
-use crate::engine::{PluginEngine, classify};
+use crate::engine::{PluginEngine, classify, fuel_used, rearm};
 use crate::host::{CertificateBroker, MatchedSecret, PluginIdentity, PluginState, SecretBroker};
-use crate::limits::{EPOCH_TICK_MS, POLICY_DEADLINE_MS};
+use crate::limits::PluginLimits;
 use crate::quarantine::FaultStreak;
 use crate::warm::{WarmInstance, WarmPool};
 use crate::{Fault, LoadError};
@@ -66,6 +66,8 @@ pub struct Policy {
     pre: Pre,
     identity: Arc<PluginIdentity>,
     config: Arc<BTreeMap<String, String>>,
+    /// Its deadline, memory cap and fuel per call.
+    limits: PluginLimits,
     /// Some when calls reuse warm instances instead of a fresh one each.
     warm: Option<WarmPool>,
     /// Faults in a row; a quarantined policy is not called.
@@ -77,6 +79,9 @@ pub struct Evaluation {
     pub decision: Decision,
     /// The secret the policy claimed, consumed if the request is issued.
     pub claimed: Option<MatchedSecret>,
+    /// Fuel the call burnt: `init` included for a fresh instance, `evaluate`
+    /// alone for a warm one. It tells an operator what `sceptic.fuel` to set.
+    pub fuel_used: Option<u64>,
 }
 
 impl Policy {
@@ -87,9 +92,14 @@ impl Policy {
     pub fn load(
         engine: &PluginEngine,
         spec: &str,
-        config: BTreeMap<String, String>,
+        mut config: BTreeMap<String, String>,
         service: &str,
     ) -> Result<Self, LoadError> {
+        let limits =
+            PluginLimits::take_from(&mut config, false).map_err(|detail| LoadError::Init {
+                plugin: spec.to_owned(),
+                detail,
+            })?;
         let config = crate::script::resolve(spec, config).map_err(|detail| LoadError::Init {
             plugin: spec.to_owned(),
             detail,
@@ -117,6 +127,7 @@ impl Policy {
             pre,
             identity: Arc::new(identity),
             config: Arc::new(config),
+            limits,
             warm: None,
             faults: FaultStreak::default(),
         };
@@ -141,6 +152,11 @@ impl Policy {
 
     pub fn identity(&self) -> &PluginIdentity {
         &self.identity
+    }
+
+    /// What its calls run under.
+    pub fn limits(&self) -> &PluginLimits {
+        &self.limits
     }
 
     /// Turns warm instances on or off for this policy. Built-ins that opt in
@@ -193,19 +209,20 @@ impl Policy {
         if let Some(pool) = &self.warm {
             return self.evaluate_warm(pool, service, request, secrets, certificates);
         }
-        let mut claimed = None;
-        let decision = self.run(
+        let limits = self.limits;
+        self.run(
             service,
             Some(secrets),
             Some(certificates),
             |store, plugin| {
                 let decision = plugin.evaluate(&mut *store, request)?;
-                claimed = store.data().claimed;
-                Ok(Some(decision))
+                Ok(Evaluation {
+                    decision,
+                    claimed: store.data().claimed,
+                    fuel_used: fuel_used(store, &limits),
+                })
             },
-        )?;
-        let decision = decision.ok_or_else(|| Fault::BadAnswer("no decision".into()))?;
-        Ok(Evaluation { decision, claimed })
+        )
     }
 
     /// `evaluate` in a warm instance, or in a new one that then stays warm. An
@@ -221,12 +238,11 @@ impl Policy {
     ) -> Result<Evaluation, Fault> {
         let mut warm = match pool.take() {
             Some(mut warm) => {
-                warm.store
-                    .set_epoch_deadline(POLICY_DEADLINE_MS.div_ceil(EPOCH_TICK_MS));
+                rearm(&mut warm.store, &self.limits);
                 warm
             }
-            // The deadline armed for its `init` covers this first call too, as
-            // for a fresh instance.
+            // The deadline and fuel armed for its `init` cover this first call
+            // too, as for a fresh instance.
             None => self.warm_instance(service.clone())?,
         };
         let state = warm.store.data_mut();
@@ -239,20 +255,25 @@ impl Policy {
         match instance.evaluate(store, request) {
             Ok(decision) => {
                 let claimed = warm.store.data().claimed;
+                let fuel_used = fuel_used(&warm.store, &self.limits);
                 warm.calls += 1;
                 pool.give_back(warm);
-                Ok(Evaluation { decision, claimed })
+                Ok(Evaluation {
+                    decision,
+                    claimed,
+                    fuel_used,
+                })
             }
-            Err(error) => Err(classify(error, &warm.store, POLICY_DEADLINE_MS)),
+            Err(error) => Err(classify(error, &warm.store, &self.limits)),
         }
     }
 
     /// A new instance that ran `init`, its deadline armed. Unlike a fresh call,
     /// `init` runs without the brokers: they are lent per `evaluate`.
     fn warm_instance(&self, service: Arc<str>) -> Result<WarmInstance, Fault> {
-        let mut store =
-            self.engine
-                .store(&self.identity, service, &self.config, POLICY_DEADLINE_MS);
+        let mut store = self
+            .engine
+            .store(&self.identity, service, &self.config, &self.limits);
         let result = (|| {
             let instance = self.pre.instantiate(&mut store)?;
             Ok(instance.init(&mut store)?.map(|()| instance))
@@ -264,7 +285,7 @@ impl Policy {
                 calls: 0,
             }),
             Ok(Err(refusal)) => Err(Fault::Init(refusal)),
-            Err(error) => Err(classify(error, &store, POLICY_DEADLINE_MS)),
+            Err(error) => Err(classify(error, &store, &self.limits)),
         }
     }
 
@@ -280,9 +301,9 @@ impl Policy {
         certificates: Option<Arc<dyn CertificateBroker>>,
         then: impl FnOnce(&mut Store<PluginState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, Fault> {
-        let mut store =
-            self.engine
-                .store(&self.identity, service, &self.config, POLICY_DEADLINE_MS);
+        let mut store = self
+            .engine
+            .store(&self.identity, service, &self.config, &self.limits);
         store.data_mut().secrets = secrets;
         let result = (|| {
             let plugin = self.pre.instantiate(&mut store)?;
@@ -294,7 +315,7 @@ impl Policy {
         })();
         match result {
             Ok(outcome) => outcome,
-            Err(error) => Err(classify(error, &store, POLICY_DEADLINE_MS)),
+            Err(error) => Err(classify(error, &store, &self.limits)),
         }
     }
 }

@@ -118,8 +118,19 @@ fn unknown_configuration_key_refuses_the_plugin() {
 }
 
 fn fault_of(engine: &PluginEngine, fault: &str) -> (ChainDecision, std::time::Duration) {
+    fault_with_limits(engine, fault, &[])
+}
+
+/// The fault policy with host limit settings beside its own.
+fn fault_with_limits(
+    engine: &PluginEngine,
+    fault: &str,
+    limits: &[(&str, &str)],
+) -> (ChainDecision, std::time::Duration) {
     let path = test_component_path("fault-policy");
-    let chain = chain(engine, &[(path.to_str().unwrap(), &[("fault", fault)])]);
+    let mut settings = vec![("fault", fault)];
+    settings.extend_from_slice(limits);
+    let chain = chain(engine, &[(path.to_str().unwrap(), &settings)]);
     let started = Instant::now();
     let decision = decide(&chain, Some("right"));
     (decision, started.elapsed())
@@ -137,9 +148,15 @@ fn looping_trapping_and_hoarding_policies_deny_within_their_limits() {
             ..
         }
     ));
-    assert_eq!(
-        looped.faults[0].1,
-        Fault::Timeout(limits::POLICY_DEADLINE_MS)
+    // Under the default limits a tight loop meets its fuel or its deadline,
+    // whichever comes first on this machine's load; both are faults.
+    assert!(
+        matches!(
+            looped.faults[0].1,
+            Fault::Timeout(limits::POLICY_DEADLINE_MS) | Fault::OutOfFuel(limits::POLICY_FUEL)
+        ),
+        "{:?}",
+        looped.faults
     );
     assert!(
         took.as_millis() < (limits::POLICY_DEADLINE_MS * 3).into(),
@@ -156,11 +173,100 @@ fn looping_trapping_and_hoarding_policies_deny_within_their_limits() {
 
     let (hoarded, _) = fault_of(&engine, "memory");
     assert!(matches!(hoarded.verdict, Verdict::Deny { .. }));
-    assert_eq!(hoarded.faults[0].1, Fault::OutOfMemory);
+    assert_eq!(
+        hoarded.faults[0].1,
+        Fault::OutOfMemory(limits::MEMORY_CAP_BYTES >> 20)
+    );
 
     // The engine keeps serving: a good policy still decides afterwards.
     let good = chain(&engine, &[("builtin:secret-policy", &[])]);
     assert_eq!(decide(&good, Some("right")).verdict, Verdict::Allow);
+}
+
+#[test]
+fn each_limit_set_per_plugin_is_the_one_that_stops_it() {
+    let engine = PluginEngine::new().unwrap();
+
+    // Little fuel and the most time: fuel stops the loop, long before the deadline.
+    let (out_of_fuel, took) = fault_with_limits(
+        &engine,
+        "loop",
+        &[
+            ("sceptic.fuel", "5000000"),
+            ("sceptic.deadline-ms", "10000"),
+        ],
+    );
+    assert!(matches!(out_of_fuel.verdict, Verdict::Deny { .. }));
+    assert_eq!(out_of_fuel.faults[0].1, Fault::OutOfFuel(5_000_000));
+    assert!(took.as_millis() < 2_000, "took {took:?}");
+
+    // The most fuel and a short deadline: the deadline stops it, at that deadline.
+    let (timed_out, took) = fault_with_limits(
+        &engine,
+        "loop",
+        &[
+            ("sceptic.fuel", &limits::MAX_POLICY_FUEL.to_string()),
+            ("sceptic.deadline-ms", "100"),
+        ],
+    );
+    assert_eq!(timed_out.faults[0].1, Fault::Timeout(100));
+    assert!(
+        // The first epoch tick may come up to a tick early.
+        ((100 - limits::EPOCH_TICK_MS) as u128..limits::POLICY_DEADLINE_MS as u128)
+            .contains(&took.as_millis()),
+        "took {took:?}"
+    );
+
+    // A smaller memory cap: the hoarder is stopped at 8 MiB and told so.
+    let (hoarded, _) = fault_with_limits(&engine, "memory", &[("sceptic.memory-mib", "8")]);
+    assert_eq!(hoarded.faults[0].1, Fault::OutOfMemory(8));
+    assert!(hoarded.faults[0].1.to_string().contains("8 MiB"));
+}
+
+#[test]
+fn a_policy_reports_the_fuel_it_burnt_and_runs_on_the_least_it_needs() {
+    let engine = PluginEngine::new().unwrap();
+    let policy = Policy::load(&engine, "builtin:secret-policy", BTreeMap::new(), "test").unwrap();
+    assert_eq!(policy.limits().fuel, Some(limits::POLICY_FUEL));
+    let evaluation = policy
+        .evaluate(
+            "test".into(),
+            &request(true),
+            Arc::new(OneSecret {
+                challenge: Some("right"),
+            }),
+            Arc::new(NoCertificates),
+        )
+        .unwrap();
+    let used = evaluation.fuel_used.expect("policies count fuel");
+    assert!(
+        (1..limits::POLICY_FUEL / 1000).contains(&used),
+        "secret-policy burnt {used}"
+    );
+
+    // Exactly that much fuel is enough for the same call; a tenth of it is not.
+    let with_fuel = |fuel: u64| {
+        let config = BTreeMap::from([("sceptic.fuel".to_owned(), fuel.to_string())]);
+        Policy::load(&engine, "builtin:secret-policy", config, "test").map(|policy| {
+            policy
+                .evaluate(
+                    "test".into(),
+                    &request(true),
+                    Arc::new(OneSecret {
+                        challenge: Some("right"),
+                    }),
+                    Arc::new(NoCertificates),
+                )
+                .map(|e| e.decision)
+        })
+    };
+    let enough = with_fuel(used);
+    assert!(matches!(enough, Ok(Ok(_))), "{used}: {enough:?}");
+    let starved = with_fuel((used / 10).max(limits::MIN_POLICY_FUEL));
+    assert!(
+        starved.is_err() || matches!(starved, Ok(Err(Fault::OutOfFuel(_)))),
+        "a tenth of the fuel should not do: {starved:?}"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use common::{Secrets, config, decide, load, no_certificates, request};
 use sceptic_plugins::types::{Decision, Request, SanKind, SubjectAltName};
-use sceptic_plugins::{Fault, LoadError, PluginEngine, Policy, test_component_path};
+use sceptic_plugins::{Fault, LoadError, PluginEngine, Policy, limits, test_component_path};
 
 const SCRIPT: &str = "builtin:script-policy";
 
@@ -324,12 +324,26 @@ fn a_faulted_instance_is_never_reused() {
     let engine = PluginEngine::new().unwrap();
     let path = test_component_path("fault-policy");
     let path = path.to_str().unwrap();
-    for (fault, expected) in [
-        ("trap", "trap"),
-        ("memory", "out-of-memory"),
-        ("loop", "timeout"),
-    ] {
-        let policy = load(&engine, path, &[("fault", fault)])
+    let most_fuel = limits::MAX_POLICY_FUEL.to_string();
+    let settings: [(&[(&str, &str)], &str); 4] = [
+        (&[("fault", "trap")], "trap"),
+        (&[("fault", "memory")], "out-of-memory"),
+        (
+            &[
+                ("fault", "loop"),
+                ("sceptic.deadline-ms", "200"),
+                ("sceptic.fuel", &most_fuel),
+            ],
+            "timeout",
+        ),
+        (
+            &[("fault", "loop"), ("sceptic.fuel", "5000000")],
+            "out-of-fuel",
+        ),
+    ];
+    for (settings, expected) in settings {
+        let fault = settings[0].1;
+        let policy = load(&engine, path, settings)
             .unwrap()
             .with_instance_reuse(true);
         for _ in 0..2 {

@@ -248,18 +248,24 @@ pub fn plugins(dir: &DataDir, name: &str) -> anyhow::Result<()> {
         rows.push(("approval".into(), approval, false));
     }
     rows.push(("issuer".into(), &s.issuer, true));
-    println!("role\tplugin\tversion\twit\tsha256\tsettings");
+    println!("role\tplugin\tversion\twit\tsha256\tlimits\tsettings");
     for (role, spec, issuer) in rows {
+        // The limits its calls run under: the defaults, or the `sceptic.` settings.
+        let limits = sceptic_plugins::PluginLimits::take_from(&mut spec.config.clone(), issuer)
+            .map_or_else(|e| format!("INVALID: {e}"), |l| l.describe());
         match engine.identify(&spec.plugin, issuer) {
             Ok(id) => println!(
-                "{role}\t{}\t{}\t{}\t{}\t{}",
+                "{role}\t{}\t{}\t{}\t{}\t{limits}\t{}",
                 id.name,
                 id.version,
                 id.wit,
                 id.sha256,
                 describe(spec)
             ),
-            Err(e) => println!("{role}\tNOT LOADABLE: {e}\t-\t-\t-\t{}", describe(spec)),
+            Err(e) => println!(
+                "{role}\tNOT LOADABLE: {e}\t-\t-\t-\t{limits}\t{}",
+                describe(spec)
+            ),
         }
     }
     Ok(())

@@ -1,9 +1,13 @@
 //! `sceptic policy test DIR`: runs the decision cases of operator-written CEL
 //! policies (policies/README.md) through the real `script-policy` component under
 //! the real engine, and fails naming every case whose decision differs.
+//! `sceptic policy test --plugin SPEC DIR` runs a folder's cases through any
+//! policy component instead (a `.wasm` path or `builtin:NAME`), so a plugin in
+//! another language is tested the same way (plugins/examples).
 //!
-//! A policy folder holds one `.cel` file, an optional `config.json` (the
-//! settings it is attached with, as strings) and `cases/ALLOW|DENY|PENDING/*.json`,
+//! A policy folder holds one `.cel` file (none with `--plugin`), an optional
+//! `config.json` (the settings it is attached with, as strings; host limit
+//! settings such as `sceptic.fuel` too) and `cases/ALLOW|DENY|PENDING/*.json`,
 //! each a request in the policy's own field names, missing fields defaulted.
 //! Each case runs through a chain of that one policy, with no secret matching and
 //! no certificate store (`NoCertificates`). ALLOW means the policy lets the
@@ -26,8 +30,15 @@ use serde_json::{Map, Value};
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// Run the decision cases of each policy folder under DIR (or of DIR itself
-    /// when it holds a .cel file); exits non-zero on any mismatch.
-    Test { dir: PathBuf },
+    /// when it holds a .cel file); exits non-zero on any mismatch. Each case
+    /// prints its decision, the plugin that made it and the fuel it burnt.
+    Test {
+        /// Run DIR's cases through this policy component (a .wasm path or
+        /// builtin:NAME) instead of its .cel file.
+        #[arg(long, value_name = "SPEC")]
+        plugin: Option<String>,
+        dir: PathBuf,
+    },
 }
 
 const OUTCOMES: &[&str] = &["ALLOW", "DENY", "PENDING"];
@@ -39,12 +50,15 @@ const SIGNER_BACKDATE: i64 = 3_600;
 const SIGNER_LIFETIME: i64 = 365 * 86_400;
 
 pub fn run(command: PolicyCommand) -> anyhow::Result<()> {
-    let PolicyCommand::Test { dir } = command;
-    let folders = policy_folders(&dir)?;
+    let PolicyCommand::Test { plugin, dir } = command;
+    let folders = match &plugin {
+        Some(_) => vec![dir],
+        None => policy_folders(&dir)?,
+    };
     let engine = PluginEngine::new()?;
     let (mut total, mut failures) = (0, Vec::new());
     for folder in &folders {
-        let (ran, failed) = test_folder(&engine, folder)?;
+        let (ran, failed) = test_folder(&engine, folder, plugin.as_deref())?;
         total += ran;
         failures.extend(failed);
     }
@@ -102,21 +116,32 @@ fn cel_file(folder: &Path) -> anyhow::Result<Option<PathBuf>> {
     Ok(found.pop())
 }
 
-/// Runs one folder's cases: (cases run, a line per failure).
-fn test_folder(engine: &PluginEngine, folder: &Path) -> anyhow::Result<(usize, Vec<String>)> {
-    let file = cel_file(folder)?.context("no .cel file")?;
-    let absolute = std::fs::canonicalize(&file)?;
+/// Runs one folder's cases, through `plugin` or else its `.cel` file: (cases
+/// run, a line per failure).
+fn test_folder(
+    engine: &PluginEngine,
+    folder: &Path,
+    plugin: Option<&str>,
+) -> anyhow::Result<(usize, Vec<String>)> {
+    if !folder.is_dir() {
+        bail!("{} is not a folder of policy cases", folder.display());
+    }
     let mut settings = settings(folder)?;
-    settings.insert("file".into(), absolute.to_string_lossy().into_owned());
-    println!("{} ({})", folder.display(), file.display());
-    let policy = match Policy::load(engine, PLUGIN, settings, "policy-test") {
+    let (spec, shown) = match plugin {
+        Some(spec) => (spec.to_owned(), spec.to_owned()),
+        None => {
+            let file = cel_file(folder)?.context("no .cel file")?;
+            let absolute = std::fs::canonicalize(&file)?;
+            settings.insert("file".into(), absolute.to_string_lossy().into_owned());
+            (PLUGIN.to_owned(), file.display().to_string())
+        }
+    };
+    println!("{} ({shown})", folder.display());
+    let policy = match Policy::load(engine, &spec, settings, "policy-test") {
         Ok(policy) => policy,
         Err(e) => {
             println!("  FAIL  the policy does not load: {e}");
-            return Ok((
-                1,
-                vec![format!("{}: the policy does not load: {e}", file.display())],
-            ));
+            return Ok((1, vec![format!("{shown}: the policy does not load: {e}")]));
         }
     };
     let chain = PolicyChain::new(vec![policy]);
@@ -145,6 +170,7 @@ fn test_folder(engine: &PluginEngine, folder: &Path) -> anyhow::Result<(usize, V
             Arc::new(NoCertificates),
         );
         let by = decision.decided_by;
+        let fuel = decision.fuel_used;
         let (got, how) = match decision.verdict {
             Verdict::Allow => ("ALLOW", format!("allowed by {by}")),
             Verdict::Pending(queue) => ("PENDING", format!("held in queue {queue:?} by {by}")),
@@ -156,9 +182,11 @@ fn test_folder(engine: &PluginEngine, folder: &Path) -> anyhow::Result<(usize, V
             Verdict::Deny { reason, .. } => ("DENY", format!("denied by {by}: {reason}")),
         };
         if got == *expected {
-            println!("  ok    {got:<8} {name}: {how}");
+            println!("  ok    {got:<8} {name}: {how} (fuel {fuel})");
         } else {
-            println!("  FAIL  {got:<8} {name}: expected {expected}, got {got}: {how}");
+            println!(
+                "  FAIL  {got:<8} {name}: expected {expected}, got {got}: {how} (fuel {fuel})"
+            );
             failures.push(format!(
                 "{}: expected {expected}, got {got} ({how})",
                 case.display()
@@ -220,7 +248,7 @@ fn cases(folder: &Path) -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
     Ok(out)
 }
 
-/// No secret matches: the cases test the script policy, not the secrets.
+/// No secret matches: the cases test the policy, not the secrets.
 struct NoSecrets;
 
 impl SecretBroker for NoSecrets {

@@ -68,12 +68,19 @@ fn plugin_spec(field: &'static str, text: &str) -> Result<PluginSpec> {
                 format!("plugin setting {setting:?} in {text:?} must be key=value"),
             ));
         };
-        if key.trim().starts_with(sceptic_plugins::HOST_CONFIG_PREFIX) {
+        // The host's own keys: the plugin's limits are the operator's to set,
+        // the rest (e.g. the certificate information) the host sets itself.
+        let limits = sceptic_plugins::limits::LIMIT_KEYS;
+        if key.trim().starts_with(sceptic_plugins::HOST_CONFIG_PREFIX)
+            && !limits.contains(&key.trim())
+        {
             return Err(bad(
                 field,
                 format!(
-                    "plugin setting {key:?}: keys starting with {:?} are set by the host",
-                    sceptic_plugins::HOST_CONFIG_PREFIX
+                    "plugin setting {key:?}: the host's settings (starting with {:?}) \
+                     are {}",
+                    sceptic_plugins::HOST_CONFIG_PREFIX,
+                    limits.join(", ")
                 ),
             ));
         }
