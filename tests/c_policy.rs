@@ -8,11 +8,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use common::plugin_calls::{self, policy_request, print_cost};
-use common::{Server, assert_issued_for, scepclient, sceptic_bin};
+use common::{Server, assert_issued_for, scepclient};
 use sceptic_plugins::{PluginEngine, Policy};
 
 /// Builds min_key.wasm once per test run into <target>/example-plugins, and again
@@ -139,19 +138,8 @@ fn a_bad_min_bits_is_refused_by_service_edit() {
 /// built component, as an operator runs them: `sceptic policy test --plugin`.
 #[test]
 fn the_c_policy_decides_as_its_cases_say() {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/examples/min-key-c");
-    let run = Command::new(sceptic_bin())
-        .args(["policy", "test", "--plugin"])
-        .arg(c_policy())
-        .arg(&folder)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let out =
+        common::policy_test_plugin(c_policy(), &common::repo_path("plugins/examples/min-key-c"));
     assert!(out.contains("4 cases, 4 passed, 0 failed"), "{out}");
     assert!(
         out.contains("denied by min_key@file: the CSR's ec key has 256 bits, fewer than the 3072"),

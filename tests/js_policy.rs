@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::plugin_calls::{self, policy_request, print_cost};
-use common::{Server, assert_issued_for, scepclient, sceptic_bin};
+use common::{Server, assert_issued_for, scepclient};
 use sceptic_plugins::{PluginEngine, Policy};
 
 /// How long the CLI's check and the server's reload may take together: both
@@ -182,19 +182,9 @@ fn decides_on_the_subjects_ous() {
 /// the built component, as an operator runs them: `sceptic policy test --plugin`.
 #[test]
 fn the_js_policy_decides_as_its_cases_say() {
-    let folder =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/examples/ou-allowlist-js");
-    let run = std::process::Command::new(sceptic_bin())
-        .args(["policy", "test", "--plugin"])
-        .arg(js_policy())
-        .arg(&folder)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&run.stderr)
+    let out = common::policy_test_plugin(
+        js_policy(),
+        &common::repo_path("plugins/examples/ou-allowlist-js"),
     );
     assert!(out.contains("7 cases, 7 passed, 0 failed"), "{out}");
     assert!(out.contains(r#"OU "R&D" of CN=laptop-19"#), "{out}");

@@ -694,3 +694,28 @@ pub fn pkcs_req_as(
     assert_eq!(reply.message.recipient_nonce.as_deref(), Some(&nonce[..]));
     reply
 }
+
+/// `sceptic policy test --plugin PLUGIN FOLDER`: the folder's decision cases
+/// through a built component. Asserts it passed; returns what it printed.
+pub fn policy_test_plugin(plugin: &Path, folder: &Path) -> String {
+    let run = Command::new(sceptic_bin())
+        .args(["policy", "test", "--plugin"])
+        .arg(plugin)
+        .arg(folder)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    out
+}
+
+/// A folder of the repository (`plugins/examples/min-key-c`).
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}

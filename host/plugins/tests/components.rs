@@ -228,8 +228,9 @@ fn a_policy_reports_the_fuel_it_burnt_and_runs_on_the_least_it_needs() {
     let engine = PluginEngine::new().unwrap();
     let policy = Policy::load(&engine, "builtin:secret-policy", BTreeMap::new(), "test").unwrap();
     assert_eq!(policy.limits().fuel, Some(limits::POLICY_FUEL));
-    let evaluation = policy
-        .evaluate(
+    // The right secret: the policy allows and claims it.
+    let evaluate = |policy: &Policy| {
+        policy.evaluate(
             "test".into(),
             &request(true),
             Arc::new(OneSecret {
@@ -237,7 +238,8 @@ fn a_policy_reports_the_fuel_it_burnt_and_runs_on_the_least_it_needs() {
             }),
             Arc::new(NoCertificates),
         )
-        .unwrap();
+    };
+    let evaluation = evaluate(&policy).unwrap();
     let used = evaluation.fuel_used.expect("policies count fuel");
     assert!(
         (1..limits::POLICY_FUEL / 1000).contains(&used),
@@ -247,18 +249,8 @@ fn a_policy_reports_the_fuel_it_burnt_and_runs_on_the_least_it_needs() {
     // Exactly that much fuel is enough for the same call; a tenth of it is not.
     let with_fuel = |fuel: u64| {
         let config = BTreeMap::from([("sceptic.fuel".to_owned(), fuel.to_string())]);
-        Policy::load(&engine, "builtin:secret-policy", config, "test").map(|policy| {
-            policy
-                .evaluate(
-                    "test".into(),
-                    &request(true),
-                    Arc::new(OneSecret {
-                        challenge: Some("right"),
-                    }),
-                    Arc::new(NoCertificates),
-                )
-                .map(|e| e.decision)
-        })
+        Policy::load(&engine, "builtin:secret-policy", config, "test")
+            .map(|policy| evaluate(&policy).map(|e| e.decision))
     };
     let enough = with_fuel(used);
     assert!(matches!(enough, Ok(Ok(_))), "{used}: {enough:?}");
