@@ -365,6 +365,18 @@ fn wrong_tokens_bad_json_and_bad_values_are_refused_naming_the_field() {
         (
             "PATCH",
             "/api/v1/services/default",
+            json!({ "policies": ["builtin:secret-policy,sceptic.fuel=10"] }),
+            "policies",
+        ),
+        (
+            "PATCH",
+            "/api/v1/services/default",
+            json!({ "issuer": "builtin:local-ca-issuer,sceptic.deadline-ms=999999" }),
+            "issuer",
+        ),
+        (
+            "PATCH",
+            "/api/v1/services/default",
             json!({ "reply_digest": "md5" }),
             "reply_digest",
         ),
