@@ -122,10 +122,10 @@ pub const WARM_INSTANCES_TOTAL: usize = POOLED_COMPONENT_INSTANCES as usize / 4;
 /// one re-initialisation (about a millisecond) per this many calls costs nothing.
 pub const WARM_INSTANCE_MAX_CALLS: u32 = 10_000;
 
-/// A warm instance whose memory grew past this is retired rather than kept, so a
-/// guest that creeps towards [`MEMORY_CAP_BYTES`] is replaced before a request
-/// would fault on it.
-pub const WARM_RETIRE_MEMORY_BYTES: usize = MEMORY_CAP_BYTES / 2;
+/// A warm instance whose memory grew past this share of its plugin's memory cap
+/// (one half) is retired rather than kept, so a guest that creeps towards its
+/// cap is replaced before a request would fault on it.
+pub const WARM_RETIRE_MEMORY_DIVISOR: usize = 2;
 
 /// Enforces a plugin's memory cap and remembers that it did, so the audit log can
 /// say "out of memory" rather than a generic trap.

@@ -14,7 +14,7 @@
 //!   secrets and certificate brokers (which hold the request's challenge
 //!   password), the matched and claimed secret; the deadline is re-armed per call;
 //! - an instance is retired after [`WARM_INSTANCE_MAX_CALLS`] calls or once its
-//!   memory grew past [`WARM_RETIRE_MEMORY_BYTES`];
+//!   memory grew past half its cap ([`WARM_RETIRE_MEMORY_DIVISOR`]);
 //! - idle instances are capped per policy and across the engine, so warm pools
 //!   never take the slots fresh calls need.
 //!
@@ -32,7 +32,7 @@ use wasmtime::Store;
 use crate::host::PluginState;
 use crate::limits::{
     WARM_INSTANCE_MAX_CALLS, WARM_INSTANCES_PER_POLICY, WARM_INSTANCES_TOTAL,
-    WARM_RETIRE_MEMORY_BYTES,
+    WARM_RETIRE_MEMORY_DIVISOR,
 };
 use crate::policy::Instance;
 
@@ -77,8 +77,9 @@ impl WarmPool {
     /// retirement or a cap is reached; otherwise it is dropped here.
     pub(crate) fn give_back(&self, mut warm: WarmInstance) {
         reset(&mut warm.store);
+        let limiter = &warm.store.data().limiter;
         let retired = warm.calls >= WARM_INSTANCE_MAX_CALLS
-            || warm.store.data().limiter.peak_memory_bytes > WARM_RETIRE_MEMORY_BYTES;
+            || limiter.peak_memory_bytes > limiter.cap_bytes / WARM_RETIRE_MEMORY_DIVISOR;
         if retired {
             return;
         }

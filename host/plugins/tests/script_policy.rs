@@ -320,6 +320,28 @@ fn calls_reuse_a_warm_instance_and_agree_with_fresh_ones() {
 }
 
 #[test]
+fn a_warm_instance_past_half_its_memory_cap_is_retired() {
+    let engine = PluginEngine::new().unwrap();
+    let source = "request.csr.key_bits >= 2048";
+    let roomy = script(&engine, source, &[]).unwrap();
+    // A Rust guest reserves a 1 MiB stack: under a 2 MiB cap, more than half.
+    const MIB: &str = "2";
+    let tight = script(&engine, source, &[("sceptic.memory-mib", MIB)]).unwrap();
+    assert_eq!(tight.limits().memory_cap_bytes, 2 << 20);
+    for _ in 0..3 {
+        let request = request("CN=a", "CN=a", true);
+        assert_eq!(decision_of(&roomy, &request), "abstain");
+        assert_eq!(decision_of(&tight, &request), "abstain");
+    }
+    assert_eq!(roomy.warm_instances(), 1);
+    assert_eq!(
+        tight.warm_instances(),
+        0,
+        "an instance past half of its {MIB} MiB cap must not be kept"
+    );
+}
+
+#[test]
 fn a_faulted_instance_is_never_reused() {
     let engine = PluginEngine::new().unwrap();
     let path = test_component_path("fault-policy");
