@@ -81,6 +81,22 @@ fn get(state: &mut PluginState, url: &str) -> Result<http::Response, String> {
 }
 
 #[test]
+fn the_http_budget_leaves_the_plugin_part_of_any_deadline() {
+    // The default: two seconds of ten for the plugin's own work.
+    assert_eq!(
+        http_call_budget_ms(crate::limits::ISSUER_DEADLINE_MS),
+        8_000
+    );
+    // A long deadline still leaves two seconds; a short one a quarter.
+    assert_eq!(
+        http_call_budget_ms(crate::limits::MAX_ISSUER_DEADLINE_MS),
+        28_000
+    );
+    assert_eq!(http_call_budget_ms(1_000), 750);
+    assert_eq!(http_call_budget_ms(crate::limits::MIN_DEADLINE_MS), 38);
+}
+
+#[test]
 fn an_allowed_host_gets_the_request_and_the_plugin_the_response() {
     let (port, server) = serve_once(Some(
         b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"success\":false}".to_vec(),
