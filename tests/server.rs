@@ -409,6 +409,21 @@ fn faulting_policies_deny_within_their_limits_and_others_keep_serving() {
         );
     }
     assert!(audit.contains("memory cap of 16 MiB"), "{audit}");
+    // An operator reads the same from the CLI.
+    let shown = server.cli_ok(&["audit", "--service", "fuel", "--event", "plugin-fault"]);
+    let line = shown.lines().nth(1).unwrap_or_else(|| panic!("{shown}"));
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert_eq!(
+        (fields[1], fields[3], fields[4]),
+        ("fuel", "plugin-fault", "fault_policy@file"),
+        "{shown}"
+    );
+    assert!(fields[5].starts_with("out-of-fuel: "), "{shown}");
+    assert_eq!(
+        shown.lines().count(),
+        2,
+        "one fault on service fuel: {shown}"
+    );
     assert!(audit.contains("fuel (5000000)"), "{audit}");
     assert_eq!(server.count("select count(*) from certificates"), 4);
 }

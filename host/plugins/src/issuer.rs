@@ -81,7 +81,7 @@ impl Issuer {
         signer: Arc<CaSigner>,
     ) -> Result<Self, LoadError> {
         // The host's own settings first: refusing them costs no compilation.
-        let refused = |detail| LoadError::Init {
+        let refused = |detail| LoadError::HostSetting {
             plugin: spec.to_owned(),
             detail,
         };

@@ -110,4 +110,8 @@ pub enum LoadError {
     },
     #[error("{plugin} refused its configuration: {detail}")]
     Init { plugin: String, detail: String },
+    /// A host setting of the plugin (its limits, `allowed-hosts`) is wrong: the
+    /// host refused it, before the plugin ran.
+    #[error("{plugin}: {detail}")]
+    HostSetting { plugin: String, detail: String },
 }

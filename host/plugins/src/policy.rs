@@ -95,11 +95,12 @@ impl Policy {
         mut config: BTreeMap<String, String>,
         service: &str,
     ) -> Result<Self, LoadError> {
-        let limits =
-            PluginLimits::take_from(&mut config, false).map_err(|detail| LoadError::Init {
+        let limits = PluginLimits::take_from(&mut config, false).map_err(|detail| {
+            LoadError::HostSetting {
                 plugin: spec.to_owned(),
                 detail,
-            })?;
+            }
+        })?;
         let config = crate::script::resolve(spec, config).map_err(|detail| LoadError::Init {
             plugin: spec.to_owned(),
             detail,

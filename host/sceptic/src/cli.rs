@@ -63,7 +63,7 @@ enum Command {
     /// A service's trusted certificates (signers they issued may renew).
     #[command(subcommand)]
     Trust(crate::trust::TrustCommand),
-    /// Operator-written CEL policies: `policy test DIR` runs their decision cases.
+    /// Policy decision cases: `policy test DIR` runs a CEL policy's, `--plugin SPEC` any component's.
     #[command(subcommand)]
     Policy(crate::policy_test::PolicyCommand),
     /// Requests held for manual approval: list, show, approve, reject.
@@ -72,6 +72,18 @@ enum Command {
     /// Issued certificates: list, show, revoke.
     #[command(subcommand)]
     Cert(crate::operate::CertCommand),
+    /// The audit log, newest events last: decisions, refusals, plugin faults
+    /// (with the plugin and the kind of fault), approvals, revocations.
+    Audit {
+        /// How many events (the newest).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        service: Option<String>,
+        /// Only this event, e.g. plugin-fault, refused, issued.
+        #[arg(long)]
+        event: Option<String>,
+    },
     /// Create a new admin API token (printed once).
     AdminToken,
     /// Show or set the system URL: the base of every service URL whose service sets
@@ -400,6 +412,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secret(command) => secret(&DataDir::open(&cli.data_dir)?, command),
         Command::Trust(command) => crate::trust::run(&DataDir::open(&cli.data_dir)?, command),
         Command::Policy(command) => crate::policy_test::run(command),
+        Command::Audit {
+            limit,
+            service,
+            event,
+        } => crate::operate::audit(
+            &DataDir::open(&cli.data_dir)?,
+            limit,
+            service.as_deref(),
+            event.as_deref(),
+        ),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Operator decisions from the command line: held requests and issued
-//! certificates. The same operations back the REST API (`sceptic_server::decisions`),
+//! certificates; and the audit log that records them. The same operations back the REST API (`sceptic_server::decisions`),
 //! so both surfaces behave alike and audit alike.
 
 use clap::Subcommand;
@@ -144,6 +144,54 @@ pub fn cert(dir: &DataDir, command: CertCommand) -> anyhow::Result<()> {
             let c = decisions::revoke(&app, &serial, &reason, &actor())?;
             println!("certificate {} revoked ({reason})", text(&c, "serial"));
         }
+    }
+    Ok(())
+}
+
+/// Most audit events `sceptic audit` shows at once: a screenful is what an
+/// operator reads; the database keeps them all.
+pub const MAX_AUDIT_EVENTS: u32 = 10_000;
+
+/// `sceptic audit`: the newest events, oldest of them first, one a line: time,
+/// service, transactionID, event, plugin, detail (tab-separated).
+pub fn audit(
+    dir: &DataDir,
+    limit: u32,
+    service: Option<&str>,
+    event: Option<&str>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=MAX_AUDIT_EVENTS).contains(&limit),
+        "--limit must be from 1 to {MAX_AUDIT_EVENTS}"
+    );
+    // Filtered after reading, so a filter looks at the newest events a bounded
+    // read returns; that bound keeps a large log from being read whole.
+    let scan = if service.is_some() || event.is_some() {
+        MAX_AUDIT_EVENTS
+    } else {
+        limit
+    };
+    let mut events: Vec<_> = dir
+        .store
+        .audit_tail(scan)?
+        .into_iter()
+        .filter(|(_, e)| service.is_none_or(|s| e.service.as_deref() == Some(s)))
+        .filter(|(_, e)| event.is_none_or(|k| e.event == k))
+        .take(limit as usize)
+        .collect();
+    events.reverse();
+    println!("at\tservice\ttransaction\tevent\tplugin\tdetail");
+    for (at, e) in events {
+        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            crate::lifecycle::utc(at),
+            dash(e.service),
+            dash(e.transaction_id),
+            e.event,
+            dash(e.plugin),
+            e.detail
+        );
     }
     Ok(())
 }
