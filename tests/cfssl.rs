@@ -18,6 +18,12 @@ use common::{Server, openssl, openssl_verify, scepclient, scratch};
 /// rest is scepclient's own RSA work and process start on a loaded machine.
 const PROMPT_FAILURE: Duration = Duration::from_secs(30);
 
+/// How soon a service that could not load because CFSSL was down must load once
+/// CFSSL is back: the host retries after 2 s and doubles the wait (at most 60 s);
+/// CFSSL returns right after the first failed load, so the first or second retry
+/// finds it, with margin for a loaded machine.
+const RECOVERY: Duration = Duration::from_secs(45);
+
 #[test]
 fn a_python_issuer_enrolls_through_cfssl_and_fails_fast_without_it() {
     let mut cfssl = Cfssl::start();
@@ -108,6 +114,40 @@ fn a_python_issuer_enrolls_through_cfssl_and_fails_fast_without_it() {
     let (status, _, body) = common::http(server.port, "GET", "/health", &[], &[]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(server.ca_certs("default").len(), 2);
+
+    // sceptic starts while CFSSL is still down: the service cannot load (its CA
+    // certificate comes from CFSSL), /health says why, and once CFSSL is back the
+    // server loads it by itself, with no edit and no restart.
+    let mut server = server;
+    server.restart();
+    let (status, _, body) = common::http(server.port, "GET", "/health", &[], &[]);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("default: not loaded (tried again within"),
+        "{body}"
+    );
+    assert!(body.contains("named no CA certificate"), "{body}");
+    cfssl.resume();
+    let deadline = Instant::now() + RECOVERY;
+    loop {
+        let (status, _, body) = common::http(server.port, "GET", "/health", &[], &[]);
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still down {RECOVERY:?} after CFSSL came back: {}\n{}",
+            String::from_utf8_lossy(&body),
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let secret = server.new_secret("default");
+    let enrolled = scepclient(&server, "default", &secret, "cfssl-device-3");
+    let cert = enrolled.dir.join("cert.pem");
+    assert!(cert.exists(), "no certificate: {}", enrolled.output);
+    openssl_verify(&cfssl.ca_pem(), &cert);
 }
 
 #[test]

@@ -66,28 +66,47 @@ impl Cfssl {
             .local_addr()
             .unwrap()
             .port();
-        let log = std::fs::File::create(dir.join("cfssl.log")).unwrap();
+        let mut cfssl = Cfssl {
+            dir,
+            port,
+            child: None,
+        };
+        cfssl.resume();
+        cfssl
+    }
+
+    /// Starts `cfssl serve` (again) on the same port with the same CA.
+    pub fn resume(&mut self) {
+        self.stop();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("cfssl.log"))
+            .unwrap();
         let child = Command::new("cfssl")
-            .args(["serve", "-address", "127.0.0.1", "-port", &port.to_string()])
+            .args([
+                "serve",
+                "-address",
+                "127.0.0.1",
+                "-port",
+                &self.port.to_string(),
+            ])
             .args(["-ca", "ca.pem", "-ca-key", "ca-key.pem"])
-            .current_dir(&dir)
+            .current_dir(&self.dir)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
+        self.child = Some(child);
         let deadline = Instant::now() + CFSSL_START_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "cfssl serve did not listen on {port}"
+                "cfssl serve did not listen on {}",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(100));
-        }
-        Cfssl {
-            dir,
-            port,
-            child: Some(child),
         }
     }
 

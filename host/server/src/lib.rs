@@ -108,8 +108,6 @@ impl App {
             .clone()
     }
 
-    /// Rebuilds the services whose configuration changed, off the request path,
-    /// and swaps the new table in. Returns whether anything changed.
     /// Rebuilds every service (SIGHUP: files a configuration names, such as a
     /// `.wasm` component or a script-policy's `.cel` file, may have changed), off
     /// the request path. A service whose new build fails keeps its old one.
@@ -129,9 +127,14 @@ impl App {
         Ok(())
     }
 
+    /// Rebuilds the services whose configuration changed, and retries those that
+    /// did not load when their retry is due ([`runtime::LOAD_RETRY_FIRST`]); a
+    /// loaded, unchanged service is kept as it is. Returns whether it rebuilt.
     pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
         let current = self.table();
-        if self.store.services_generation()? == current.generation {
+        if self.store.services_generation()? == current.generation
+            && !current.retry_due(std::time::Instant::now())
+        {
             return Ok(false);
         }
         let next = ServiceTable::build(
@@ -253,7 +256,9 @@ fn spawn_reloader(app: Arc<App>) {
             })
             .await
             {
-                Ok(Ok(true)) => tracing::info!("service configuration reloaded"),
+                Ok(Ok(true)) => tracing::info!(
+                    "services rebuilt: a configuration changed, or a service that had not loaded was tried again"
+                ),
                 Ok(Ok(false)) => {}
                 Ok(Err(e)) => tracing::error!("reloading the service configuration failed: {e:#}"),
                 Err(e) => tracing::error!("the reload task failed: {e}"),

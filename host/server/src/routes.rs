@@ -258,10 +258,20 @@ async fn read_body(req: Request<Incoming>) -> Result<Vec<u8>, Reply> {
 
 fn health(app: &App) -> Reply {
     let table = app.table();
+    let next_try = table
+        .retry
+        .map(|r| {
+            r.at.saturating_duration_since(std::time::Instant::now())
+                .as_secs()
+                + 1
+        })
+        .unwrap_or_default();
     let mut problems: Vec<String> = table
         .broken
         .iter()
-        .map(|(a, r)| format!("{a}: not loaded: {r}"))
+        .map(|(a, r)| {
+            format!("{a}: not loaded (tried again within {next_try} s, and on any edit): {r}")
+        })
         .collect();
     // Quarantined plugins (limits::QUARANTINE_AFTER_FAULTS faults in a row).
     for (alias, rt) in &table.by_alias {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sceptic_keys::RsaKey;
 use sceptic_plugins::{CaSigner, Issuer, PluginEngine, Policy, PolicyChain};
@@ -224,7 +225,15 @@ pub fn load_service(
         ca_certificate: ca.certificate.clone(),
     }));
     let name: Arc<str> = service.name.as_str().into();
-    let mut ca_certs = issuer.ca_certificates(name.clone())?;
+    let mut ca_certs = issuer.ca_certificates(name.clone()).map_err(|fault| match fault {
+        // ca-certificates has no error in the WIT: a plugin that cannot reach its
+        // CA answers with no certificate and logs why.
+        sceptic_plugins::Fault::BadAnswer(_) => anyhow::anyhow!(
+            "issuer {} named no CA certificate; its log lines in the server log say why (a CA it cannot reach, for one)",
+            issuer.identity()
+        ),
+        fault => anyhow::anyhow!("issuer {} {fault} when asked for its CA certificates", issuer.identity()),
+    })?;
     if !service.ra.skip_issuer_check {
         crate::ra::check_issuer_chain(&service.name, &ra[0].certificate_der, &ca_certs)
             .map_err(anyhow::Error::msg)?;
@@ -286,6 +295,29 @@ fn key_path(data_dir: &Path, file: &str) -> PathBuf {
     data_dir.join(file)
 }
 
+/// The first wait before a service that did not load is tried again. What stops
+/// a service loading is most often outside sceptic: an issuer's CA restarting or
+/// not yet up when sceptic starts, which is usually back within seconds.
+pub const LOAD_RETRY_FIRST: Duration = Duration::from_secs(2);
+
+/// The longest wait between tries. Each failed try doubles the wait up to this,
+/// which bounds what a long outage costs the CA and the log (one try and one
+/// error line a minute) while recovery is still noticed within a minute.
+pub const LOAD_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// When the services that did not load are tried again.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadRetry {
+    pub at: Instant,
+    pub wait: Duration,
+}
+
+/// The wait before the next try of services that did not load, given the last
+/// one while nothing changed since (`None` after an edit: start again).
+pub fn next_retry_wait(last: Option<LoadRetry>) -> Duration {
+    last.map_or(LOAD_RETRY_FIRST, |r| (r.wait * 2).min(LOAD_RETRY_MAX))
+}
+
 /// What the server serves now. Swapped whole: a request holds the `Arc` it started
 /// with, so in-flight requests finish on the set they began with.
 #[derive(Default)]
@@ -295,6 +327,10 @@ pub struct ServiceTable {
     pub broken: HashMap<String, String>,
     /// The store generation this table was built from.
     pub generation: i64,
+    /// Set while `broken` is not empty: a service that never loaded has no old
+    /// set to serve, so the server keeps trying it (with backoff) rather than
+    /// leaving it down until someone edits it.
+    pub retry: Option<LoadRetry>,
 }
 
 impl ServiceTable {
@@ -327,6 +363,9 @@ impl ServiceTable {
             let name = service.name.clone();
             match load_service(engine, store, data_dir, service, &mut ca_keys) {
                 Ok(runtime) => {
+                    if let Some(reason) = previous.and_then(|p| p.broken.get(&alias)) {
+                        tracing::info!(service = %name, "service loaded; it had not loaded before because: {reason}");
+                    }
                     table.by_alias.insert(alias, Arc::new(runtime));
                 }
                 Err(error) => {
@@ -338,13 +377,50 @@ impl ServiceTable {
                             table.by_alias.insert(alias, runtime);
                         }
                         None => {
-                            tracing::error!(service = %name, "service not loaded: {error:#}");
+                            tracing::error!(service = %name, "service not loaded (tried again by itself, and on every edit): {error:#}");
                             table.broken.insert(alias, format!("{error:#}"));
                         }
                     }
                 }
             }
         }
+        if !table.broken.is_empty() {
+            let wait = next_retry_wait(
+                previous
+                    .filter(|p| p.generation == generation)
+                    .and_then(|p| p.retry),
+            );
+            table.retry = Some(LoadRetry {
+                at: Instant::now() + wait,
+                wait,
+            });
+        }
         Ok(table)
+    }
+
+    /// Whether a service that did not load is due to be tried again.
+    pub fn retry_due(&self, now: Instant) -> bool {
+        self.retry.is_some_and(|r| now >= r.at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_retries_back_off_to_a_minute_and_restart_after_an_edit() {
+        let mut last = None;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let wait = next_retry_wait(last);
+            waits.push(wait.as_secs());
+            last = Some(LoadRetry {
+                at: Instant::now() + wait,
+                wait,
+            });
+        }
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(next_retry_wait(None), LOAD_RETRY_FIRST);
     }
 }
