@@ -129,14 +129,16 @@ impl App {
 
     /// Rebuilds the services whose configuration changed, and retries those that
     /// did not load when their retry is due ([`runtime::LOAD_RETRY_FIRST`]); a
-    /// loaded, unchanged service is kept as it is. Returns whether it rebuilt.
-    pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+    /// loaded, unchanged service is kept as it is.
+    pub fn reload_if_changed(&self) -> anyhow::Result<Reload> {
         let current = self.table();
-        if self.store.services_generation()? == current.generation
-            && !current.retry_due(std::time::Instant::now())
-        {
-            return Ok(false);
-        }
+        let reload = if self.store.services_generation()? != current.generation {
+            Reload::Changed
+        } else if current.retry_due(std::time::Instant::now()) {
+            Reload::Retried
+        } else {
+            return Ok(Reload::Unchanged);
+        };
         let next = ServiceTable::build(
             &self.engine,
             &self.store,
@@ -148,8 +150,18 @@ impl App {
             .table
             .write()
             .expect("the table lock is never poisoned") = Arc::new(next);
-        Ok(true)
+        Ok(reload)
     }
+}
+
+/// What [`App::reload_if_changed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    Unchanged,
+    /// The configuration in the database changed.
+    Changed,
+    /// Nothing changed, but services that had not loaded were tried again.
+    Retried,
 }
 
 /// Connections served at once per listener. Past this, new connections wait in
@@ -249,17 +261,21 @@ fn spawn_reloader(app: Arc<App>) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let app = app.clone();
+            let task_app = app.clone();
             match tokio::task::spawn_blocking(move || {
-                crate::ra::roll_over(&app);
-                app.reload_if_changed()
+                crate::ra::roll_over(&task_app);
+                task_app.reload_if_changed()
             })
             .await
             {
-                Ok(Ok(true)) => tracing::info!(
-                    "services rebuilt: a configuration changed, or a service that had not loaded was tried again"
-                ),
-                Ok(Ok(false)) => {}
+                Ok(Ok(Reload::Changed)) => tracing::info!("service configuration reloaded"),
+                Ok(Ok(Reload::Retried)) => {
+                    let left = app.table().broken.len();
+                    tracing::info!(
+                        "tried again the services that had not loaded; {left} still not loaded"
+                    )
+                }
+                Ok(Ok(Reload::Unchanged)) => {}
                 Ok(Err(e)) => tracing::error!("reloading the service configuration failed: {e:#}"),
                 Err(e) => tracing::error!("the reload task failed: {e}"),
             }
