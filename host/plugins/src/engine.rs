@@ -129,7 +129,11 @@ impl PluginEngine {
                     (bytes.into(), name.to_owned(), BUILTIN_VERSION.to_owned())
                 }
                 None => {
-                    let bytes = std::fs::read(spec).map_err(|source| LoadError::Read {
+                    let bytes = crate::files::read_regular_file(
+                        std::path::Path::new(spec),
+                        crate::files::MAX_COMPONENT_BYTES,
+                    )
+                    .map_err(|source| LoadError::Read {
                         path: spec.to_owned(),
                         source,
                     })?;
@@ -244,8 +248,12 @@ pub(crate) fn classify(
         Some(Trap::OutOfFuel) => return Fault::OutOfFuel(limits.fuel.unwrap_or(u64::MAX)),
         _ => {}
     }
-    let mut text = format!("{error:#}");
-    // Guest backtraces can be long; the audit log needs the gist.
+    // One line: an audit record or log line per fault, not a backtrace's
+    // worth of lines. And guest backtraces can be long; the log needs the gist.
+    let mut text = format!("{error:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     const MAX_FAULT_TEXT: usize = 300;
     if text.len() > MAX_FAULT_TEXT {
         let cut = (0..=MAX_FAULT_TEXT)

@@ -8,7 +8,6 @@
 //! edit in progress never reaches a running server half-written.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use crate::builtin::BUILTIN_PREFIX;
@@ -42,6 +41,14 @@ pub(crate) fn resolve(
              the service, from its own working directory"
         ));
     }
+    // Only a `.cel` file: this setting comes from whoever may edit the service,
+    // the server reads it with its own rights, and a parse error quotes what it
+    // could not parse. Policy files are named so; secrets and keys are not.
+    if path.extension().and_then(|e| e.to_str()) != Some("cel") {
+        return Err(format!(
+            "file {file:?} must name a CEL policy file ending in .cel"
+        ));
+    }
     let text =
         read_bounded(path).map_err(|e| format!("cannot read the policy file {file}: {e}"))?;
     config.insert("source".into(), text);
@@ -49,16 +56,7 @@ pub(crate) fn resolve(
 }
 
 fn read_bounded(path: &Path) -> std::io::Result<String> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_SCRIPT_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_SCRIPT_BYTES {
-        return Err(std::io::Error::other(format!(
-            "it is larger than {} KiB",
-            MAX_SCRIPT_BYTES >> 10
-        )));
-    }
+    let bytes = crate::files::read_regular_file(path, MAX_SCRIPT_BYTES)?;
     String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
 }
 
@@ -103,6 +101,21 @@ mod tests {
         assert!(both.unwrap_err().contains("not both"));
         let relative = resolve("builtin:script-policy", config(&[("file", "p.cel")]));
         assert!(relative.unwrap_err().contains("absolute"));
+        let not_cel = resolve("builtin:script-policy", config(&[("file", "/etc/passwd")]));
+        assert!(not_cel.unwrap_err().contains("ending in .cel"));
+        let fifo = dir.join("pipe.cel");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let blocked = resolve(
+            "builtin:script-policy",
+            config(&[("file", fifo.to_str().unwrap())]),
+        );
+        assert!(blocked.unwrap_err().contains("not a regular file"));
         std::fs::write(&file, vec![b' '; MAX_SCRIPT_BYTES as usize + 1]).unwrap();
         let big = resolve("builtin:script-policy", config(&[("file", path)]));
         assert!(big.unwrap_err().contains("64 KiB"));

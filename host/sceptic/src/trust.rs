@@ -87,14 +87,8 @@ pub fn run(dir: &DataDir, command: TrustCommand) -> anyhow::Result<()> {
 const MAX_TRUST_FILE_BYTES: u64 = 1 << 20;
 
 fn read_capped(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_TRUST_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    anyhow::ensure!(
-        bytes.len() as u64 <= MAX_TRUST_FILE_BYTES,
-        "larger than {MAX_TRUST_FILE_BYTES} bytes; not a certificate file"
-    );
-    Ok(bytes)
+    Ok(sceptic_plugins::read_regular_file(
+        path,
+        MAX_TRUST_FILE_BYTES,
+    )?)
 }

@@ -283,8 +283,8 @@ fn decision(value: &Value, service: &str) -> Result<Decision, String> {
         Value::String(text) => text.as_str(),
         other => {
             return Err(format!(
-                "the policy answered {other:?}, which is not a decision \
-                 (true, false, \"allow\", \"abstain\", \"deny:REASON\", \"pending:QUEUE\")"
+                "the policy answered {}, which is not a decision {DECISIONS}",
+                kind(other)
             ));
         }
     };
@@ -300,9 +300,25 @@ fn decision(value: &Value, service: &str) -> Result<Decision, String> {
         ("pending", None | Some("")) => Ok(Decision::Pending(service.to_owned())),
         ("pending", Some(queue)) => Ok(Decision::Pending(queue.to_owned())),
         _ => Err(format!(
-            "the policy answered {text:?}, which is not a decision \
-             (true, false, \"allow\", \"abstain\", \"deny:REASON\", \"pending:QUEUE\")"
+            "the policy answered a string that is not a decision {DECISIONS}"
         )),
+    }
+}
+
+/// The results that are decisions, for messages about one that is not.
+const DECISIONS: &str = "(true, false, \"allow\", \"abstain\", \"deny:REASON\", \"pending:QUEUE\")";
+
+/// What a result that is no decision is, by its type only. Its value is never
+/// quoted: a `file=` can name a file that parses as CEL (a JSON file is a map
+/// literal), and this message goes back to whoever edited the service.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) => "a number",
+        Value::Map(_) => "a map",
+        Value::List(_) => "a list",
+        Value::Bytes(_) => "bytes",
+        Value::Null => "null",
+        _ => "a value of another type",
     }
 }
 

@@ -1,0 +1,112 @@
+//! Reading a file an operator names: a plugin component, a CEL policy, a
+//! decision case.
+//!
+//! A path in a service's configuration can name anything the server can open,
+//! and it is read on the reload thread that serves every service. So only a
+//! regular file is read, and only up to a cap: `/dev/zero` would exhaust the
+//! server's memory, a FIFO would block the reloader for good, and a sparse
+//! multi-gigabyte file would be read in full. Each is refused with a reason.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// The largest plugin component read. The largest sceptic builds are a
+/// componentize-py issuer (about 19 MB: it embeds CPython) and a
+/// componentize-js policy (about 13 MB: it embeds SpiderMonkey); this leaves
+/// room for six times the former, and wasmtime's compile of one holds several
+/// times its size, while keeping a wrong path from taking gigabytes.
+pub const MAX_COMPONENT_BYTES: u64 = 128 << 20;
+
+/// Reads `path` if it is a regular file of at most `cap` bytes.
+///
+/// The file is opened non-blocking, so a FIFO swapped in after the first check
+/// cannot stall the caller either; for a regular file the flag changes nothing.
+pub fn read_regular_file(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    // A first check by path, so a FIFO is refused without being opened.
+    check(&std::fs::metadata(path)?, cap)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    // And again on what was opened: the path may have changed in between.
+    let size = check(&file.metadata()?, cap)?;
+    read_capped(file, size, cap)
+}
+
+fn check(meta: &std::fs::Metadata, cap: u64) -> io::Result<u64> {
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "a device, FIFO or socket"
+        };
+        return Err(io::Error::other(format!(
+            "it is {kind}, not a regular file"
+        )));
+    }
+    if meta.len() > cap {
+        return Err(too_large(cap));
+    }
+    Ok(meta.len())
+}
+
+fn read_capped(file: File, size: u64, cap: u64) -> io::Result<Vec<u8>> {
+    // `take` as well as the size check: a file can grow while it is read.
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(cap));
+    }
+    Ok(bytes)
+}
+
+fn too_large(cap: u64) -> io::Error {
+    let size = if cap >= 1 << 20 {
+        format!("{} MiB", cap >> 20)
+    } else {
+        format!("{} KiB", cap >> 10)
+    };
+    io::Error::other(format!("it is larger than {size}, the most read"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_regular_file_within_the_cap_is_read() {
+        let dir = std::env::temp_dir().join(format!("sceptic-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("small");
+        std::fs::write(&file, b"\0asm-ish").unwrap();
+        assert_eq!(read_regular_file(&file, 8).unwrap(), b"\0asm-ish");
+        let err = read_regular_file(&file, 7).unwrap_err().to_string();
+        assert!(err.contains("larger than"), "{err}");
+        let err = read_regular_file(&dir, 1 << 20).unwrap_err().to_string();
+        assert!(err.contains("a directory"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn devices_and_fifos_are_refused_without_reading() {
+        let err = read_regular_file(Path::new("/dev/zero"), 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("sceptic-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Returns at once: a blocking open of a FIFO with no writer never would.
+        let err = read_regular_file(&fifo, 1 << 20).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
