@@ -341,6 +341,12 @@ fn wrong_tokens_bad_json_and_bad_values_are_refused_naming_the_field() {
         (
             "POST",
             "/api/v1/services",
+            json!({ "name": "n".repeat(129), "alias": "long" }),
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/services",
             json!({ "name": "x", "alias": "a b" }),
             "alias",
         ),
@@ -438,6 +444,65 @@ fn wrong_tokens_bad_json_and_bad_values_are_refused_naming_the_field() {
             "{method} {path} {body}: {answer}"
         );
     }
+    // Refusals whose reason matters as much as the field: an approval plugin
+    // alone must not open the service; a setting given twice, a number with a
+    // sign, a policy file that is not `.cel`, and a device as a component are
+    // each refused, the device without being read.
+    let cases = [
+        (
+            json!({ "approval": "builtin:approval-policy" }),
+            "approval",
+            "allow-unauthorised true",
+        ),
+        (
+            json!({ "policies": ["builtin:secret-policy,a=1,a=2"] }),
+            "policies",
+            "given twice",
+        ),
+        (
+            json!({ "policies": ["builtin:secret-policy,sceptic.fuel=+2000000"] }),
+            "policies",
+            "whole number",
+        ),
+        (
+            json!({ "policies": ["builtin:secret-policy", "builtin:script-policy,file=/etc/passwd"] }),
+            "policies",
+            "ending in .cel",
+        ),
+        (
+            json!({ "policies": ["/dev/zero"] }),
+            "policies",
+            "not a regular file",
+        ),
+        (
+            json!({ "policies": ["/tmp/x\nok.wasm"] }),
+            "policies",
+            "control characters",
+        ),
+        (
+            json!({ "policies": "builtin:secret-policy" }),
+            "policies",
+            "JSON array",
+        ),
+    ];
+    for (body, field, reason) in cases {
+        let (code, answer) = admin(&server, "PATCH", "/api/v1/services/default", body.clone());
+        assert_eq!(
+            (code, answer["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {answer}"
+        );
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{body}: {answer}");
+        assert!(
+            !error.contains("root:"),
+            "a file's text came back: {answer}"
+        );
+    }
+    let (code, service) = admin(&server, "GET", "/api/v1/services/default", Value::Null);
+    assert_eq!(code, 200);
+    assert_eq!(service["allow_unauthorised"], json!(false), "{service}");
+
     let (code, _) = admin(
         &server,
         "PATCH",

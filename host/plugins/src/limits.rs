@@ -268,9 +268,13 @@ impl PluginLimits {
 }
 
 fn number(key: &str, text: &str, floor: u64, ceiling: u64, unit: &str) -> Result<u64, String> {
-    let digits: String = text.trim().chars().filter(|c| *c != '_').collect();
+    // Digits, with `_` between them for readability (`2_000_000`); not a sign.
+    let text_trimmed = text.trim();
+    let plain = text_trimmed.starts_with(|c: char| c.is_ascii_digit())
+        && text_trimmed.chars().all(|c| c.is_ascii_digit() || c == '_');
+    let digits: String = text_trimmed.chars().filter(|c| *c != '_').collect();
     match digits.parse::<u64>() {
-        Ok(n) if (floor..=ceiling).contains(&n) => Ok(n),
+        Ok(n) if plain && (floor..=ceiling).contains(&n) => Ok(n),
         _ => Err(format!(
             "{key}={text:?}: must be a whole number from {floor} to {ceiling}{unit}"
         )),
@@ -317,6 +321,9 @@ mod tests {
             (FUEL_KEY, "10", false),
             (FUEL_KEY, "", false),
             (FUEL_KEY, "-1", false),
+            (FUEL_KEY, "+2000000", false),
+            (FUEL_KEY, "_2000000", false),
+            (DEADLINE_KEY, "1e3", false),
             (FUEL_KEY, "1000000", true),
         ] {
             let mut config = settings(&[(key, value)]);

@@ -204,6 +204,19 @@ impl Fields {
         }
     }
 
+    /// A list that must be a JSON array: its items have commas of their own
+    /// (plugin SPECs), so one comma-separated string would be ambiguous.
+    pub(crate) fn array(&mut self, field: &str) -> Result<Option<Vec<String>>, Refusal> {
+        if matches!(self.0.get(field), Some(Value::String(_))) {
+            return Err(Refusal::field(
+                field,
+                "must be a JSON array of strings, one plugin SPEC each (a SPEC has commas \
+                 of its own, so a single string is not split)",
+            ));
+        }
+        self.list(field)
+    }
+
     /// Refuses any field not taken: a misspelt setting is an error, not a no-op.
     pub(crate) fn finish(self) -> Result<(), Refusal> {
         match self.0.keys().next() {

@@ -61,7 +61,7 @@ fn settings(body: &mut Fields) -> Result<Settings, Refusal> {
     };
     Ok(Settings {
         client_ciphers: body.list("client_ciphers")?,
-        policies: body.list("policies")?,
+        policies: body.array("policies")?,
         issuer: body.string("issuer")?,
         allow_unauthorised: body.bool("allow_unauthorised")?,
         approval: body.string("approval")?,

@@ -59,21 +59,31 @@ pub fn service(m: &Manager<'_>, name: &str) -> Result<Service> {
     m.managed(name)
 }
 
+/// The longest service name: it is printed in every log line, audit record
+/// and /health answer about the service, and in its default RA subject.
+pub const MAX_SERVICE_NAME_CHARS: usize = 128;
+
 /// Creates a service with its own RA key and certificate from the local CA, owned
 /// by a new team and user named after it (with a token for that team) or by the
 /// given team and user. Settings not given take their defaults.
 pub fn create_service(m: &Manager<'_>, create: &CreateService) -> Result<(Service, Owner)> {
     m.access.require_full("creating a service")?;
     let name = create.name.as_str();
-    if name.trim().is_empty() || name.chars().any(char::is_control) {
+    if name.trim().is_empty()
+        || name.chars().any(char::is_control)
+        || name.chars().count() > MAX_SERVICE_NAME_CHARS
+    {
         return Err(DecisionError::Invalid {
             field: "name",
-            message: "a service needs a name (free text, without control characters)".into(),
+            message: format!(
+                "a service needs a name: free text of at most {MAX_SERVICE_NAME_CHARS} \
+                 characters, without control characters"
+            ),
         });
     }
     let alias = create.alias.clone().unwrap_or_else(|| name.to_owned());
     validate_alias(&alias)?;
-    let edit = create.settings.edit(name)?;
+    let edit = create.settings.edit(name, false)?;
     if let Ownership::Existing { team_id, user_id } = create.ownership {
         check_owner(m, team_id, user_id)?;
     }
@@ -178,8 +188,8 @@ fn check_owner(m: &Manager<'_>, team_id: i64, user_id: i64) -> Result<()> {
 /// Changes the settings given; the others stay.
 pub fn edit_service(m: &Manager<'_>, name: &str, settings: &Settings) -> Result<Service> {
     m.access.require_full("editing a service")?;
-    m.managed(name)?;
-    let edit = settings.edit(name)?;
+    let current = m.managed(name)?;
+    let edit = settings.edit(name, current.approval.is_some())?;
     if settings::is_empty(&edit) {
         return Err(DecisionError::Invalid {
             field: "settings",

@@ -60,6 +60,14 @@ fn plugin_spec(field: &'static str, text: &str) -> Result<PluginSpec> {
             format!("empty plugin in {text:?}; use builtin:NAME or a path to a .wasm file"),
         ));
     }
+    // The plugin's name is its file's stem, and it is printed in /health, the
+    // audit log and log lines: no control characters to forge lines with.
+    if text.chars().any(char::is_control) {
+        return Err(bad(
+            field,
+            format!("{text:?} contains control characters; a plugin SPEC is one line of text"),
+        ));
+    }
     let mut config = BTreeMap::new();
     for setting in parts {
         let Some((key, value)) = setting.split_once('=') else {
@@ -84,7 +92,16 @@ fn plugin_spec(field: &'static str, text: &str) -> Result<PluginSpec> {
                 ),
             ));
         }
-        config.insert(key.trim().to_owned(), value.trim().to_owned());
+        // Twice would be last-wins, and one of the two the operator meant is lost.
+        if config
+            .insert(key.trim().to_owned(), value.trim().to_owned())
+            .is_some()
+        {
+            return Err(bad(
+                field,
+                format!("plugin setting {:?} is given twice in {text:?}", key.trim()),
+            ));
+        }
     }
     Ok(PluginSpec {
         plugin: plugin.to_owned(),
@@ -186,13 +203,24 @@ pub fn default_approval(service: &str) -> PluginSpec {
 }
 
 impl Settings {
-    /// Checks every value and makes the store edit for the service `service`.
-    pub fn edit(&self, service: &str) -> Result<ServiceEdit> {
+    /// Checks every value and makes the store edit for the service `service`,
+    /// which allows unauthorised requests now if `unauthorised_allowed`.
+    pub fn edit(&self, service: &str, unauthorised_allowed: bool) -> Result<ServiceEdit> {
         let approval = match (self.allow_unauthorised, &self.approval) {
             (Some(false), Some(_)) => {
                 return Err(bad(
                     "approval",
                     "an approval plugin needs allow-unauthorised true",
+                ));
+            }
+            // Naming an approval plugin alone must not open the service to
+            // unauthorised requests as a side effect: that is its own decision.
+            (None, Some(_)) if !unauthorised_allowed => {
+                return Err(bad(
+                    "approval",
+                    "the approval plugin is used only when unauthorised requests are \
+                     allowed, and this service does not allow them: set \
+                     allow-unauthorised true as well (--allow-unauthorised true)",
                 ));
             }
             (Some(false), None) => Some(None),
