@@ -757,10 +757,17 @@ fn sighup_reloads_files_a_configuration_names_and_a_broken_one_changes_nothing()
             .unwrap_or_default()
             .contains("closed for maintenance")
     );
+    let log = server.log_text();
+    assert!(log.contains("the previous one keeps serving"), "{log}");
+    assert!(log.contains("SIGHUP: not reloaded: default"), "{log}");
+    // Still serving, so 200, but the operator is told the edit did not take.
+    let (status, _, body) = common::http(server.port, "GET", "/health", &[], &[]);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{body}");
     assert!(
-        server.log_text().contains("the previous one keeps serving"),
-        "{}",
-        server.log_text()
+        body.contains("default: serving its previous configuration")
+            && body.contains("no_such_field"),
+        "{body}"
     );
 }
 

@@ -111,7 +111,9 @@ impl App {
     /// Rebuilds every service (SIGHUP: files a configuration names, such as a
     /// `.wasm` component or a script-policy's `.cel` file, may have changed), off
     /// the request path. A service whose new build fails keeps its old one.
-    pub fn reload_all(&self) -> anyhow::Result<()> {
+    /// Returns the services that did not reload (kept their previous set, or
+    /// are not loaded), by alias.
+    pub fn reload_all(&self) -> anyhow::Result<Vec<String>> {
         let current = self.table();
         let next = ServiceTable::build(
             &self.engine,
@@ -120,11 +122,18 @@ impl App {
             Some(&current),
             false,
         )?;
+        let mut not_reloaded: Vec<String> = next
+            .stale
+            .keys()
+            .chain(next.broken.keys())
+            .cloned()
+            .collect();
+        not_reloaded.sort();
         *self
             .table
             .write()
             .expect("the table lock is never poisoned") = Arc::new(next);
-        Ok(())
+        Ok(not_reloaded)
     }
 
     /// Rebuilds the services whose configuration changed, and retries those that
@@ -248,7 +257,13 @@ fn spawn_reloader(app: Arc<App>) {
         while hangups.recv().await.is_some() {
             let app = hup_app.clone();
             match tokio::task::spawn_blocking(move || app.reload_all()).await {
-                Ok(Ok(())) => tracing::info!("SIGHUP: every service reloaded"),
+                Ok(Ok(failed)) if failed.is_empty() => {
+                    tracing::info!("SIGHUP: every service reloaded")
+                }
+                Ok(Ok(failed)) => tracing::error!(
+                    "SIGHUP: not reloaded: {} (the errors above say why; /health lists them)",
+                    failed.join(", ")
+                ),
                 Ok(Err(e)) => tracing::error!(
                     "SIGHUP reload failed, the previous configuration keeps serving: {e:#}"
                 ),

@@ -290,14 +290,26 @@ fn health(app: &App) -> Reply {
         }
     }
     if problems.is_empty() {
-        return text(
-            StatusCode::OK,
-            format!(
-                "ok: {} services, configuration generation {}",
-                table.by_alias.len(),
-                table.generation
-            ),
+        // Still serving, so 200; but an operator who edited a service or sent
+        // SIGHUP must see that the edit did not take.
+        let mut stale: Vec<String> = table
+            .stale
+            .iter()
+            .map(|(a, r)| {
+                format!("{a}: serving its previous configuration; the new one did not load: {r}")
+            })
+            .collect();
+        stale.sort();
+        let mut body = format!(
+            "ok: {} services, configuration generation {}",
+            table.by_alias.len(),
+            table.generation
         );
+        for line in stale {
+            body.push('\n');
+            body.push_str(&line);
+        }
+        return text(StatusCode::OK, body);
     }
     problems.sort();
     text(

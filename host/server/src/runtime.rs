@@ -325,6 +325,10 @@ pub struct ServiceTable {
     pub by_alias: HashMap<String, Arc<ServiceRuntime>>,
     /// Services that could not be loaded, with the reason, answered 503.
     pub broken: HashMap<String, String>,
+    /// Services still serving their previous set because their newer
+    /// configuration did not load, with the reason: they answer, but not as
+    /// configured, so /health and a SIGHUP say so.
+    pub stale: HashMap<String, String>,
     /// The store generation this table was built from.
     pub generation: i64,
     /// Set while `broken` is not empty: a service that never loaded has no old
@@ -374,6 +378,7 @@ impl ServiceTable {
                     match old {
                         Some(runtime) => {
                             tracing::error!(service = %name, "new configuration not loaded, the previous one keeps serving: {error:#}");
+                            table.stale.insert(alias.clone(), format!("{error:#}"));
                             table.by_alias.insert(alias, runtime);
                         }
                         None => {
