@@ -130,3 +130,38 @@ fn a_misspelled_field_in_a_case_is_refused() {
         "{out}"
     );
 }
+
+#[test]
+fn a_case_the_policy_faults_on_fails_even_where_deny_was_expected() {
+    let dir = scratch("policy-fault");
+    std::fs::create_dir_all(dir.join("cases/DENY")).unwrap();
+    std::fs::write(dir.join("config.json"), r#"{"fault": "trap"}"#).unwrap();
+    std::fs::write(dir.join("cases/DENY/any.json"), "{}").unwrap();
+    let output = Command::new(sceptic_bin())
+        .args(["policy", "test", "--plugin"])
+        .arg(common::test_component("fault-policy"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert!(!output.status.success(), "{out}");
+    assert!(out.contains("FAIL  FAULT"), "{out}");
+    assert!(out.contains("expected DENY, but fault_policy"), "{out}");
+    assert!(out.contains("trapped"), "{out}");
+}
+
+#[test]
+fn a_case_that_is_not_a_regular_file_is_refused_without_reading_it() {
+    let dir = scratch("policy-device-case");
+    copy_dir(&shipped().join("min-key-size"), &dir);
+    let case = dir.join("cases/DENY/zero.json");
+    std::os::unix::fs::symlink("/dev/zero", &case).unwrap();
+    let output = policy_test(&dir);
+    let out = text(&output);
+    assert!(!output.status.success(), "{out}");
+    assert!(
+        out.contains(&format!("{}: cannot read the case", case.display()))
+            && out.contains("not a regular file"),
+        "{out}"
+    );
+}

@@ -31,6 +31,15 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// Whether this run is the server, which must survive a peer that hangs up;
+    /// every other command writes to a terminal or a pipe and may stop quietly
+    /// when its reader does (`sceptic audit | head`).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve { .. })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a data directory: CA and RA keys, the `default` service and one

@@ -15,6 +15,15 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    if !cli.serves() {
+        // Rust ignores SIGPIPE, so `println!` to a closed pipe panics. Outside
+        // the server, take the default: the command ends as `head` closes it,
+        // like any other Unix tool.
+        // SAFETY: called once, before any thread starts; SIG_DFL is a valid handler.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SCEPTIC_LOG")

@@ -182,15 +182,18 @@ pub fn audit(
     events.reverse();
     println!("at\tservice\ttransaction\tevent\tplugin\tdetail");
     for (at, e) in events {
-        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        // One event a line and one field a column, whatever a plugin or a
+        // client put in the text: tabs and newlines become spaces.
+        let clean = |v: String| v.replace(|c: char| c.is_control(), " ");
+        let dash = |v: Option<String>| clean(v.unwrap_or_else(|| "-".into()));
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}",
             crate::lifecycle::utc(at),
             dash(e.service),
             dash(e.transaction_id),
-            e.event,
+            clean(e.event),
             dash(e.plugin),
-            e.detail
+            clean(e.detail)
         );
     }
     Ok(())

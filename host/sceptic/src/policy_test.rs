@@ -181,7 +181,15 @@ fn test_folder(
             ),
             Verdict::Deny { reason, .. } => ("DENY", format!("denied by {by}: {reason}")),
         };
-        if got == *expected {
+        // A fault denies (fail closed), but a case that only "passes" because
+        // the policy trapped or ran out of fuel tests nothing: it is a failure.
+        if let Some((plugin, fault)) = decision.faults.first() {
+            println!("  FAIL  FAULT    {name}: expected {expected}, but {plugin} {fault}");
+            failures.push(format!(
+                "{}: expected {expected}, but {plugin} {fault}",
+                case.display()
+            ));
+        } else if got == *expected {
             println!("  ok    {got:<8} {name}: {how} (fuel {fuel})");
         } else {
             println!(
@@ -202,7 +210,7 @@ fn settings(folder: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     if !path.exists() {
         return Ok(BTreeMap::new());
     }
-    let text = std::fs::read_to_string(&path)?;
+    let text = read_text(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let json: Map<String, Value> = serde_json::from_str(&text)
         .with_context(|| format!("{} must be a JSON object of settings", path.display()))?;
     json.into_iter()
@@ -248,6 +256,15 @@ fn cases(folder: &Path) -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
     Ok(out)
 }
 
+/// The largest case or `config.json` read: a request is a few hundred bytes, and
+/// a case file that is a link to a device must not make the command read forever.
+const MAX_CASE_BYTES: u64 = 1 << 20;
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    let bytes = sceptic_plugins::read_regular_file(path, MAX_CASE_BYTES)?;
+    String::from_utf8(bytes).context("it is not UTF-8 text")
+}
+
 /// No secret matches: the cases test the policy, not the secrets.
 struct NoSecrets;
 
@@ -262,7 +279,7 @@ impl SecretBroker for NoSecrets {
 
 /// A case file as a request, every missing field defaulted.
 fn read_case(path: &Path) -> anyhow::Result<Request> {
-    let text = std::fs::read_to_string(path)?;
+    let text = read_text(path)?;
     let json: Value = serde_json::from_str(&text).context("not JSON")?;
     let top = object(
         &json,
