@@ -329,6 +329,7 @@ fn launch(data_dir: &Path, log: &Path) -> (Child, u16, u16) {
             }
             Err(_) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!(
                     "server did not start; log:\n{}",
                     std::fs::read_to_string(log).unwrap_or_default()

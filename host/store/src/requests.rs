@@ -174,12 +174,12 @@ impl Store {
             ],
         )?;
         if inserted == 1 {
-            if let Some(claim) = &new.claim {
-                if !crate::secrets::apply_claim(&tx, claim)? {
-                    return Err(StoreError::Conflict(
-                        "the secret was used by a concurrent request".into(),
-                    ));
-                }
+            if let Some(claim) = &new.claim
+                && !crate::secrets::apply_claim(&tx, claim)?
+            {
+                return Err(StoreError::Conflict(
+                    "the secret was used by a concurrent request".into(),
+                ));
             }
             audit::insert(
                 &tx,

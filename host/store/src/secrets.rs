@@ -116,6 +116,10 @@ pub fn generate_secret_value() -> String {
     hex::encode(bytes)
 }
 
+/// A stored secret as matched: id, kind, digest, when it was used, and the
+/// sender key a long-life secret is bound to.
+type MatchedRow = (i64, String, Vec<u8>, Option<i64>, Option<String>);
+
 impl Store {
     /// Stores a secret. Adding a global secret replaces the service's previous one.
     pub fn add_secret(
@@ -227,7 +231,7 @@ impl Store {
         let global_mode = self.global_mode(service_id)?;
         let digest = digester.digest(service_id, challenge);
         let conn = self.conn()?;
-        let row: Option<(i64, String, Vec<u8>, Option<i64>, Option<String>)> = conn
+        let row: Option<MatchedRow> = conn
             .query_row(
                 "SELECT id, kind, digest, used_at, bound_key FROM secrets WHERE service_id = ?1 AND digest = ?2",
                 params![service_id, digest.as_slice()],
