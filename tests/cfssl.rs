@@ -127,7 +127,11 @@ fn a_python_issuer_enrolls_through_cfssl_and_fails_fast_without_it() {
         body.contains("default: not loaded (tried again within"),
         "{body}"
     );
-    assert!(body.contains("named no CA certificate"), "{body}");
+    // The reason is the admin's: the public answer points there.
+    assert!(!body.contains("named no CA certificate"), "{body}");
+    let (status, report) = server.health_report();
+    assert_eq!(status, 503, "{report}");
+    assert!(report.contains("named no CA certificate"), "{report}");
     cfssl.resume();
     let deadline = Instant::now() + RECOVERY;
     loop {

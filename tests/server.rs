@@ -766,8 +766,15 @@ fn sighup_reloads_files_a_configuration_names_and_a_broken_one_changes_nothing()
     assert_eq!(status, 200, "{body}");
     assert!(
         body.contains("default: serving its previous configuration")
-            && body.contains("no_such_field"),
+            && !body.contains("no_such_field"),
         "{body}"
+    );
+    let (status, report) = server.health_report();
+    assert_eq!(status, 200, "{report}");
+    assert!(
+        report.contains("default: serving its previous configuration")
+            && report.contains("no_such_field"),
+        "{report}"
     );
 }
 
@@ -861,8 +868,12 @@ fn faulting_issuers_are_refused_audited_quarantined_and_others_keep_serving() {
     let (status, _, body) = http(server.port, "GET", "/health", &[], &[]);
     let body = String::from_utf8_lossy(&body).into_owned();
     assert_eq!(status, 503);
-    assert!(body.contains("init refuses on purpose"), "{body}");
-    let (status, _, _) = http(
+    assert!(body.contains("garbage: not loaded"), "{body}");
+    assert!(!body.contains("init refuses on purpose"), "{body}");
+    let (status, report) = server.health_report();
+    assert_eq!(status, 503, "{report}");
+    assert!(report.contains("init refuses on purpose"), "{report}");
+    let (status, _, body) = http(
         server.port,
         "GET",
         "/scep/garbage?operation=GetCACaps",
@@ -870,6 +881,11 @@ fn faulting_issuers_are_refused_audited_quarantined_and_others_keep_serving() {
         &[],
     );
     assert_eq!(status, 503);
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("did not load") && !body.contains("init refuses on purpose"),
+        "{body}"
+    );
     let good = server.new_secret("default");
     let reply = enroll(
         &server,

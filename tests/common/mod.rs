@@ -194,6 +194,26 @@ impl Server {
         }
     }
 
+    /// `GET /api/v1/health` as the admin: (status, every problem and note
+    /// line with its reason, joined by newlines).
+    pub fn health_report(&self) -> (u16, String) {
+        let auth = format!("Bearer {}", self.admin_token);
+        let (status, _, body) = http(
+            self.admin_port,
+            "GET",
+            "/api/v1/health",
+            &[("Authorization", &auth)],
+            &[],
+        );
+        let report: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let lines: Vec<String> = ["problems", "notes"]
+            .iter()
+            .flat_map(|k| report[*k].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        (status, lines.join("\n"))
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

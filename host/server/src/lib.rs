@@ -13,6 +13,7 @@ mod crl;
 pub mod decisions;
 mod enforce;
 mod enroll;
+mod health;
 mod held;
 mod issue;
 pub mod manage;

@@ -70,10 +70,15 @@ pub async fn route(
     let alias = rest.split('/').next().unwrap_or_default();
     let table = app.table();
     let Some(rt) = table.by_alias.get(alias).cloned() else {
-        if let Some(reason) = table.broken.get(alias) {
+        // The reason stays with the operator (log, admin API): it can quote
+        // plugin errors and file paths.
+        if table.broken.contains_key(alias) {
             return Ok(text(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("service {alias:?} is not available: {reason}"),
+                format!(
+                    "service {alias:?} is not available: its configuration did not load; \
+                     it is tried again by itself (the operator's log says why)"
+                ),
             ));
         }
         return Ok(text(
@@ -257,69 +262,13 @@ async fn read_body(req: Request<Incoming>) -> Result<Vec<u8>, Reply> {
 }
 
 fn health(app: &App) -> Reply {
-    let table = app.table();
-    let next_try = table
-        .retry
-        .map(|r| {
-            r.at.saturating_duration_since(std::time::Instant::now())
-                .as_secs()
-                + 1
-        })
-        .unwrap_or_default();
-    let mut problems: Vec<String> = table
-        .broken
-        .iter()
-        .map(|(a, r)| {
-            format!("{a}: not loaded (tried again within {next_try} s, and on any edit): {r}")
-        })
-        .collect();
-    // Quarantined plugins (limits::QUARANTINE_AFTER_FAULTS faults in a row).
-    for (alias, rt) in &table.by_alias {
-        let policies = rt.chain.policies().iter().chain(rt.approval.iter());
-        for policy in policies.filter(|p| p.quarantined()) {
-            problems.push(format!(
-                "{alias}: plugin {} quarantined after repeated faults (see the audit log); edit the service to retry it",
-                policy.identity()
-            ));
-        }
-        if rt.issuer.quarantined() {
-            problems.push(format!(
-                "{alias}: issuer {} quarantined after repeated faults (see the audit log); edit the service to retry it",
-                rt.issuer.identity()
-            ));
-        }
-    }
-    if problems.is_empty() {
-        // Still serving, so 200; but an operator who edited a service or sent
-        // SIGHUP must see that the edit did not take.
-        let mut stale: Vec<String> = table
-            .stale
-            .iter()
-            .map(|(a, r)| {
-                format!("{a}: serving its previous configuration; the new one did not load: {r}")
-            })
-            .collect();
-        stale.sort();
-        let mut body = format!(
-            "ok: {} services, configuration generation {}",
-            table.by_alias.len(),
-            table.generation
-        );
-        for line in stale {
-            body.push('\n');
-            body.push_str(&line);
-        }
-        return text(StatusCode::OK, body);
-    }
-    problems.sort();
-    text(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!(
-            "{}\nconfiguration generation {}",
-            problems.join("\n"),
-            table.generation
-        ),
-    )
+    let health = crate::health::Health::of(&app.table(), false);
+    let status = if health.ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    text(status, health.text())
 }
 
 /// What every refusal of a disabled service says.

@@ -111,6 +111,25 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallibl
             None,
         ));
     };
+    if route == "GET /api/v1/health" {
+        // Every service's state and reasons: an admin's view, not a team's.
+        return Ok(match caller.access {
+            Access::Full => {
+                let health = crate::health::Health::of(&app.table(), true);
+                let status = if health.ok() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                http::json_reply(status, health.json())
+            }
+            Access::Team(_) => error(
+                StatusCode::FORBIDDEN,
+                "the health report covers every service; it needs a full admin token",
+                None,
+            ),
+        });
+    }
     Ok(if route.contains("/services") {
         services::handle(app, caller, route, params, req).await
     } else {

@@ -4,6 +4,7 @@
 /// Every operation, as `METHOD PATH` with `{name}`-style parameters.
 pub(crate) const ROUTES: &[&str] = &[
     "GET /api/v1/openapi.json",
+    "GET /api/v1/health",
     "GET /api/v1/services",
     "POST /api/v1/services",
     "GET /api/v1/services/{name}",
