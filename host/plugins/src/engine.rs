@@ -133,9 +133,9 @@ impl PluginEngine {
                         std::path::Path::new(spec),
                         crate::files::MAX_COMPONENT_BYTES,
                     )
-                    .map_err(|source| LoadError::Read {
+                    .map_err(|reason| LoadError::Read {
                         path: spec.to_owned(),
-                        source,
+                        reason,
                     })?;
                     let name = std::path::Path::new(spec)
                         .file_stem()
@@ -248,9 +248,14 @@ pub(crate) fn classify(
         Some(Trap::OutOfFuel) => return Fault::OutOfFuel(limits.fuel.unwrap_or(u64::MAX)),
         _ => {}
     }
-    // One line: an audit record or log line per fault, not a backtrace's
-    // worth of lines. And guest backtraces can be long; the log needs the gist.
-    let mut text = format!("{error:#}")
+    // The gist, on one line: an audit record or log line per fault. That is the
+    // root cause ("wasm `unreachable` instruction executed"), not the guest
+    // backtrace in front of it, which goes to the debug log for the plugin's
+    // author.
+    tracing::debug!("plugin fault in full: {error:?}");
+    let mut text = error
+        .root_cause()
+        .to_string()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");

@@ -53,9 +53,17 @@ fn check(meta: &std::fs::Metadata, cap: u64) -> io::Result<u64> {
 }
 
 fn read_capped(file: File, size: u64, cap: u64) -> io::Result<Vec<u8>> {
-    // `take` as well as the size check: a file can grow while it is read.
+    // No more than the size the file declared: a file that grows while it is
+    // read, or a /proc file that declares 0 and then yields megabytes, is
+    // refused after one byte more, not read to the cap.
     let mut bytes = Vec::with_capacity(size as usize);
-    file.take(cap + 1).read_to_end(&mut bytes)?;
+    file.take(size + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > size {
+        return Err(io::Error::other(
+            "it is longer than its size says (it changed while it was read, or it is \
+             not an ordinary file); try again once it is written",
+        ));
+    }
     if bytes.len() as u64 > cap {
         return Err(too_large(cap));
     }
@@ -86,6 +94,11 @@ mod tests {
         assert!(err.contains("larger than"), "{err}");
         let err = read_regular_file(&dir, 1 << 20).unwrap_err().to_string();
         assert!(err.contains("a directory"), "{err}");
+        // Declares 0 bytes, yields many: refused after one.
+        let err = read_regular_file(Path::new("/proc/self/status"), 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("longer than its size says"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

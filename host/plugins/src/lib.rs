@@ -99,10 +99,12 @@ impl Fault {
 pub enum LoadError {
     #[error("unknown built-in plugin {0:?} (built-ins: {names})", names = builtin_names().join(", "))]
     UnknownBuiltin(String),
-    #[error("cannot read plugin {path}: {source}")]
+    // `reason`, not `source`: the message already carries it, and an error
+    // chain printed with `{:#}` would say it twice.
+    #[error("cannot read plugin {path}: {reason}")]
     Read {
         path: String,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("{plugin} is not a usable {world} component: {detail}")]
     Invalid {

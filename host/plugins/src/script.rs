@@ -44,13 +44,23 @@ pub(crate) fn resolve(
     // Only a `.cel` file: this setting comes from whoever may edit the service,
     // the server reads it with its own rights, and a parse error quotes what it
     // could not parse. Policy files are named so; secrets and keys are not.
-    if path.extension().and_then(|e| e.to_str()) != Some("cel") {
+    // The name checked is the file's own, after links: a `.cel` link to a
+    // secret is the secret.
+    let is_cel = |p: &Path| p.extension().and_then(|e| e.to_str()) == Some("cel");
+    if !is_cel(path) {
         return Err(format!(
             "file {file:?} must name a CEL policy file ending in .cel"
         ));
     }
+    let real = std::fs::canonicalize(path)
+        .map_err(|e| format!("cannot read the policy file {file}: {e}"))?;
+    if !is_cel(&real) {
+        return Err(format!(
+            "file {file:?} is a link to a file not ending in .cel; name the policy file itself"
+        ));
+    }
     let text =
-        read_bounded(path).map_err(|e| format!("cannot read the policy file {file}: {e}"))?;
+        read_bounded(&real).map_err(|e| format!("cannot read the policy file {file}: {e}"))?;
     config.insert("source".into(), text);
     Ok(config)
 }
@@ -103,6 +113,16 @@ mod tests {
         assert!(relative.unwrap_err().contains("absolute"));
         let not_cel = resolve("builtin:script-policy", config(&[("file", "/etc/passwd")]));
         assert!(not_cel.unwrap_err().contains("ending in .cel"));
+        let secret = dir.join("secret.txt");
+        std::fs::write(&secret, "hunter2").unwrap();
+        let link = dir.join("link.cel");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        let linked = resolve(
+            "builtin:script-policy",
+            config(&[("file", link.to_str().unwrap())]),
+        );
+        let linked = linked.unwrap_err();
+        assert!(linked.contains("not ending in .cel") && !linked.contains("hunter2"));
         let fifo = dir.join("pipe.cel");
         assert!(
             std::process::Command::new("mkfifo")
