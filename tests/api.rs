@@ -347,6 +347,18 @@ fn wrong_tokens_bad_json_and_bad_values_are_refused_naming_the_field() {
         (
             "POST",
             "/api/v1/services",
+            json!({ "name": "default ", "alias": "spaced" }),
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/services",
+            json!({ "name": "\u{202e}default", "alias": "rlo" }),
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/services",
             json!({ "name": "x", "alias": "a b" }),
             "alias",
         ),
@@ -477,12 +489,37 @@ fn wrong_tokens_bad_json_and_bad_values_are_refused_naming_the_field() {
         (
             json!({ "policies": ["/tmp/x\nok.wasm"] }),
             "policies",
-            "control characters",
+            "control or invisible characters",
         ),
         (
             json!({ "policies": "builtin:secret-policy" }),
             "policies",
             "JSON array",
+        ),
+        (
+            json!({ "policies": ["/tmp/ok.wasm,zz=\u{202e}x"] }),
+            "policies",
+            "control or invisible characters",
+        ),
+        (
+            json!({ "policies": ["plugins/x.wasm"] }),
+            "policies",
+            "must be absolute",
+        ),
+        (
+            json!({ "policies": ["builtin:secret-policy,=x"] }),
+            "policies",
+            "key=value",
+        ),
+        (
+            json!({ "policies": ["builtin:secret-policy,sceptic.fuel=1_000_000__"] }),
+            "policies",
+            "whole number",
+        ),
+        (
+            json!({ "policies": vec!["builtin:secret-policy"; 33] }),
+            "policies",
+            "at most 32",
         ),
     ];
     for (body, field, reason) in cases {

@@ -271,6 +271,8 @@ fn number(key: &str, text: &str, floor: u64, ceiling: u64, unit: &str) -> Result
     // Digits, with `_` between them for readability (`2_000_000`); not a sign.
     let text_trimmed = text.trim();
     let plain = text_trimmed.starts_with(|c: char| c.is_ascii_digit())
+        && text_trimmed.ends_with(|c: char| c.is_ascii_digit())
+        && !text_trimmed.contains("__")
         && text_trimmed.chars().all(|c| c.is_ascii_digit() || c == '_');
     let digits: String = text_trimmed.chars().filter(|c| *c != '_').collect();
     match digits.parse::<u64>() {
@@ -324,6 +326,8 @@ mod tests {
             (FUEL_KEY, "+2000000", false),
             (FUEL_KEY, "_2000000", false),
             (DEADLINE_KEY, "1e3", false),
+            (FUEL_KEY, "1_000_000__", false),
+            (FUEL_KEY, "2000000_", false),
             (FUEL_KEY, "1000000", true),
         ] {
             let mut config = settings(&[(key, value)]);

@@ -180,21 +180,29 @@ pub fn audit(
         .take(limit as usize)
         .collect();
     events.reverse();
-    println!("at\tservice\ttransaction\tevent\tplugin\tdetail");
-    for (at, e) in events {
-        // One event a line and one field a column, whatever a plugin or a
-        // client put in the text: tabs and newlines become spaces.
-        let clean = |v: String| v.replace(|c: char| c.is_control(), " ");
-        let dash = |v: Option<String>| clean(v.unwrap_or_else(|| "-".into()));
-        println!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
-            crate::lifecycle::utc(at),
-            dash(e.service),
-            dash(e.transaction_id),
-            clean(e.event),
-            dash(e.plugin),
-            clean(e.detail)
-        );
-    }
-    Ok(())
+    // Written, not printed: a full disk or a closed reader is an error to
+    // report, not a panic.
+    use std::io::Write;
+    let write = || -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        writeln!(out, "at\tservice\ttransaction\tevent\tplugin\tdetail")?;
+        for (at, e) in events {
+            // One event a line and one field a column, whatever a plugin or a
+            // client put in the text: tabs and newlines become spaces.
+            let clean = |v: String| v.replace(|c: char| c.is_control(), " ");
+            let dash = |v: Option<String>| clean(v.unwrap_or_else(|| "-".into()));
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                crate::lifecycle::utc(at),
+                dash(e.service),
+                dash(e.transaction_id),
+                clean(e.event),
+                dash(e.plugin),
+                clean(e.detail)
+            )?;
+        }
+        out.flush()
+    };
+    write().map_err(|e| anyhow::anyhow!("cannot write the audit events to standard output: {e}"))
 }

@@ -70,14 +70,17 @@ pub fn create_service(m: &Manager<'_>, create: &CreateService) -> Result<(Servic
     m.access.require_full("creating a service")?;
     let name = create.name.as_str();
     if name.trim().is_empty()
-        || name.chars().any(char::is_control)
+        || name.trim() != name
+        || name
+            .chars()
+            .any(|c| c.is_control() || settings::is_invisible(c))
         || name.chars().count() > MAX_SERVICE_NAME_CHARS
     {
         return Err(DecisionError::Invalid {
             field: "name",
             message: format!(
                 "a service needs a name: free text of at most {MAX_SERVICE_NAME_CHARS} \
-                 characters, without control characters"
+                 characters, without control or invisible characters or spaces at either end"
             ),
         });
     }

@@ -50,6 +50,19 @@ fn bad(field: &'static str, message: impl Into<String>) -> DecisionError {
     }
 }
 
+/// Characters that print as nothing or reorder text: zero-width spaces and
+/// joiners, bidirectional controls, the soft hyphen and the byte-order mark.
+/// In a name or a plugin SPEC they only serve to make two things look alike.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The most policies in one chain. Every request runs them all (until a deny),
+/// so this bounds a request's cost; real chains hold two to five.
+pub const MAX_CHAIN_POLICIES: usize = 32;
+
 /// `builtin:NAME,key=value,key=value` or `PATH,key=value`.
 fn plugin_spec(field: &'static str, text: &str) -> Result<PluginSpec> {
     let mut parts = text.split(',');
@@ -61,16 +74,34 @@ fn plugin_spec(field: &'static str, text: &str) -> Result<PluginSpec> {
         ));
     }
     // The plugin's name is its file's stem, and it is printed in /health, the
-    // audit log and log lines: no control characters to forge lines with.
-    if text.chars().any(char::is_control) {
+    // audit log and log lines: no control characters to forge lines with, and
+    // no invisible ones to make one plugin look like another.
+    if text.chars().any(|c| c.is_control() || is_invisible(c)) {
         return Err(bad(
             field,
-            format!("{text:?} contains control characters; a plugin SPEC is one line of text"),
+            format!(
+                "{text:?} contains control or invisible characters; a plugin SPEC is one \
+                 line of visible text"
+            ),
+        ));
+    }
+    // The CLI checks a plugin from its own working directory and the server
+    // loads it from its own: only an absolute path means the same file to both.
+    if !plugin.starts_with(sceptic_plugins::BUILTIN_PREFIX) && !plugin.starts_with('/') {
+        return Err(bad(
+            field,
+            format!(
+                "plugin path {plugin:?} must be absolute (or builtin:NAME): the server \
+                 loads it from its own working directory"
+            ),
         ));
     }
     let mut config = BTreeMap::new();
     for setting in parts {
-        let Some((key, value)) = setting.split_once('=') else {
+        let Some((key, value)) = setting
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+        else {
             return Err(bad(
                 field,
                 format!("plugin setting {setting:?} in {text:?} must be key=value"),
@@ -233,6 +264,15 @@ impl Settings {
                 return Err(bad(
                     "policies",
                     "the policy chain needs at least one policy",
+                ));
+            }
+            Some(list) if list.len() > MAX_CHAIN_POLICIES => {
+                return Err(bad(
+                    "policies",
+                    format!(
+                        "{} policies; a chain holds at most {MAX_CHAIN_POLICIES}",
+                        list.len()
+                    ),
                 ));
             }
             Some(list) => Some(
