@@ -121,37 +121,34 @@ impl PluginEngine {
         world: &'static str,
         exports: &[(&str, Wit)],
     ) -> Result<(Component, PluginIdentity, Wit), LoadError> {
-        let (bytes, name, version): (std::borrow::Cow<'_, [u8]>, String, String) =
-            match spec.strip_prefix(BUILTIN_PREFIX) {
-                Some(name) => {
-                    let bytes = builtin_component(name)
-                        .ok_or_else(|| LoadError::UnknownBuiltin(name.to_owned()))?;
-                    (bytes.into(), name.to_owned(), BUILTIN_VERSION.to_owned())
-                }
-                None => {
-                    let bytes = crate::files::read_regular_file(
-                        std::path::Path::new(spec),
-                        crate::files::MAX_COMPONENT_BYTES,
-                    )
-                    .map_err(|reason| LoadError::Read {
-                        path: spec.to_owned(),
-                        reason,
+        let (bytes, name, version): (std::borrow::Cow<'_, [u8]>, String, String) = match spec
+            .strip_prefix(BUILTIN_PREFIX)
+        {
+            Some(name) => {
+                let bytes = builtin_component(name)
+                    .ok_or_else(|| LoadError::UnknownBuiltin(name.to_owned()))?;
+                (bytes.into(), name.to_owned(), BUILTIN_VERSION.to_owned())
+            }
+            None => {
+                let bytes = crate::files::read_component(std::path::Path::new(spec), WASM_MAGIC)
+                    .map_err(|reason| match reason.kind() {
+                        std::io::ErrorKind::InvalidData => not_wasm(spec),
+                        _ => LoadError::Read {
+                            path: spec.to_owned(),
+                            reason,
+                        },
                     })?;
-                    let name = std::path::Path::new(spec)
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| spec.to_owned());
-                    (bytes.into(), name, "file".to_owned())
-                }
-            };
+                let name = std::path::Path::new(spec)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| spec.to_owned());
+                (bytes.into(), name, "file".to_owned())
+            }
+        };
         // Checked before wasmtime parses it: its error would quote the file's
         // first bytes, and a plugin path can name any file the server can read.
         if !bytes.starts_with(WASM_MAGIC) {
-            return Err(LoadError::Invalid {
-                plugin: spec.to_owned(),
-                world: "WebAssembly",
-                detail: "the file is not a WebAssembly component (no \\0asm header)".into(),
-            });
+            return Err(not_wasm(spec));
         }
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let component = match self.cached(&sha256) {
@@ -232,6 +229,15 @@ pub(crate) fn rearm(store: &mut Store<PluginState>, limits: &PluginLimits) {
 pub(crate) fn fuel_used(store: &Store<PluginState>, limits: &PluginLimits) -> Option<u64> {
     let armed = limits.fuel?;
     Some(armed.saturating_sub(store.get_fuel().ok()?))
+}
+
+/// A plugin path naming a file that is no WebAssembly, without quoting it.
+fn not_wasm(spec: &str) -> LoadError {
+    LoadError::Invalid {
+        plugin: spec.to_owned(),
+        world: "WebAssembly",
+        detail: "the file is not a WebAssembly component (no \\0asm header)".into(),
+    }
 }
 
 /// Names what went wrong in a call, from the error and the store's limiter.

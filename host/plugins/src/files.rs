@@ -24,14 +24,54 @@ pub const MAX_COMPONENT_BYTES: u64 = 128 << 20;
 /// The file is opened non-blocking, so a FIFO swapped in after the first check
 /// cannot stall the caller either; for a regular file the flag changes nothing.
 pub fn read_regular_file(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    read(path, cap, true, None)
+}
+
+/// [`read_regular_file`] for a component: a file that does not start with
+/// `magic` is refused after its first bytes, not read whole first.
+pub(crate) fn read_component(path: &Path, magic: &[u8]) -> io::Result<Vec<u8>> {
+    read(path, MAX_COMPONENT_BYTES, true, Some(magic))
+}
+
+/// [`read_regular_file`] of a path whose links the caller has resolved and
+/// checked: a link found there now (swapped in since) is refused, not followed.
+pub(crate) fn read_resolved(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    read(path, cap, false, None)
+}
+
+fn read(path: &Path, cap: u64, follow: bool, magic: Option<&[u8]>) -> io::Result<Vec<u8>> {
     // A first check by path, so a FIFO is refused without being opened.
-    check(&std::fs::metadata(path)?, cap)?;
-    let file = OpenOptions::new()
+    let meta = if follow {
+        std::fs::metadata(path)?
+    } else {
+        std::fs::symlink_metadata(path)?
+    };
+    check(&meta, cap)?;
+    let mut flags = libc::O_NONBLOCK;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let mut file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(flags)
         .open(path)?;
     // And again on what was opened: the path may have changed in between.
     let size = check(&file.metadata()?, cap)?;
+    if let Some(magic) = magic {
+        let mut head = vec![0u8; magic.len()];
+        if file.read_exact(&mut head).is_err() || head != magic {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "it does not start with the {} bytes every such file starts with",
+                    magic.len()
+                ),
+            ));
+        }
+        let mut rest = read_capped(file, size.saturating_sub(magic.len() as u64), cap)?;
+        head.append(&mut rest);
+        return Ok(head);
+    }
     read_capped(file, size, cap)
 }
 
@@ -99,6 +139,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("longer than its size says"), "{err}");
+        let err = read_component(&file, b"\0asm\x0d").unwrap_err().to_string();
+        assert!(err.contains("does not start with"), "{err}");
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_eq!(read_regular_file(&link, 8).unwrap(), b"\0asm-ish");
+        let err = read_resolved(&link, 8).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -65,8 +65,9 @@ pub(crate) fn resolve(
     Ok(config)
 }
 
+/// `path` is resolved and checked: a link swapped in since is refused.
 fn read_bounded(path: &Path) -> std::io::Result<String> {
-    let bytes = crate::files::read_regular_file(path, MAX_SCRIPT_BYTES)?;
+    let bytes = crate::files::read_resolved(path, MAX_SCRIPT_BYTES)?;
     String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
 }
 

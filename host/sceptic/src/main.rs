@@ -23,6 +23,22 @@ fn main() -> std::process::ExitCode {
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
+        // A full disk under `> file` makes `println!` panic; say so as an
+        // error instead of a backtrace. Every other panic keeps its report.
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let text = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or_default();
+            if let Some(why) = text.strip_prefix("failed printing to stdout: ") {
+                eprintln!("error: cannot write to standard output: {why}");
+                std::process::exit(1);
+            }
+            report(info);
+        }));
     }
     tracing_subscriber::fmt()
         .with_env_filter(
