@@ -54,7 +54,14 @@ fn read(path: &Path, cap: u64, follow: bool, magic: Option<&[u8]>) -> io::Result
     let mut file = OpenOptions::new()
         .read(true)
         .custom_flags(flags)
-        .open(path)?;
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            // O_NOFOLLOW met a link: say what happened, not "too many levels".
+            Some(libc::ELOOP) if !follow => io::Error::other(
+                "it is a link that appeared after its name was checked, not a regular file",
+            ),
+            _ => e,
+        })?;
     // And again on what was opened: the path may have changed in between.
     let size = check(&file.metadata()?, cap)?;
     if let Some(magic) = magic {
@@ -79,6 +86,10 @@ fn check(meta: &std::fs::Metadata, cap: u64) -> io::Result<u64> {
     if !meta.is_file() {
         let kind = if meta.is_dir() {
             "a directory"
+        } else if meta.file_type().is_symlink() {
+            // Only when links are not followed: one appeared after the path
+            // was resolved and checked.
+            "a link that appeared after its name was checked"
         } else {
             "a device, FIFO or socket"
         };
@@ -145,7 +156,7 @@ mod tests {
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert_eq!(read_regular_file(&link, 8).unwrap(), b"\0asm-ish");
         let err = read_resolved(&link, 8).unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
+        assert!(err.contains("a link that appeared"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
