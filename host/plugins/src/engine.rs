@@ -130,6 +130,9 @@ impl PluginEngine {
                 (bytes.into(), name.to_owned(), BUILTIN_VERSION.to_owned())
             }
             None => {
+                // The header is checked before wasmtime parses the file (its
+                // error would quote the first bytes, and a plugin path can name
+                // any file the server can read), and before the rest is read.
                 let bytes = crate::files::read_component(std::path::Path::new(spec), WASM_MAGIC)
                     .map_err(|reason| match reason.kind() {
                         std::io::ErrorKind::InvalidData => not_wasm(spec),
@@ -145,11 +148,6 @@ impl PluginEngine {
                 (bytes.into(), name, "file".to_owned())
             }
         };
-        // Checked before wasmtime parses it: its error would quote the file's
-        // first bytes, and a plugin path can name any file the server can read.
-        if !bytes.starts_with(WASM_MAGIC) {
-            return Err(not_wasm(spec));
-        }
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let component = match self.cached(&sha256) {
             Some(component) => component,

@@ -75,11 +75,11 @@ fn read(path: &Path, cap: u64, follow: bool, magic: Option<&[u8]>) -> io::Result
                 ),
             ));
         }
-        let mut rest = read_capped(file, size.saturating_sub(magic.len() as u64), cap)?;
+        let mut rest = read_declared(file, size.saturating_sub(magic.len() as u64))?;
         head.append(&mut rest);
         return Ok(head);
     }
-    read_capped(file, size, cap)
+    read_declared(file, size)
 }
 
 fn check(meta: &std::fs::Metadata, cap: u64) -> io::Result<u64> {
@@ -103,10 +103,10 @@ fn check(meta: &std::fs::Metadata, cap: u64) -> io::Result<u64> {
     Ok(meta.len())
 }
 
-fn read_capped(file: File, size: u64, cap: u64) -> io::Result<Vec<u8>> {
-    // No more than the size the file declared: a file that grows while it is
-    // read, or a /proc file that declares 0 and then yields megabytes, is
-    // refused after one byte more, not read to the cap.
+/// Reads no more than the `size` the file declared, which [`check`] has held
+/// to the cap: a file that grows while it is read, or a /proc file that
+/// declares 0 and then yields megabytes, is refused after one byte more.
+fn read_declared(file: File, size: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(size as usize);
     file.take(size + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > size {
@@ -114,9 +114,6 @@ fn read_capped(file: File, size: u64, cap: u64) -> io::Result<Vec<u8>> {
             "it is longer than its size says (it changed while it was read, or it is \
              not an ordinary file); try again once it is written",
         ));
-    }
-    if bytes.len() as u64 > cap {
-        return Err(too_large(cap));
     }
     Ok(bytes)
 }

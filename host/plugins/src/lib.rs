@@ -35,7 +35,7 @@ pub use bindings::v0_1::policy::sceptic::host::secrets::SecretKind;
 pub use builtin::{BUILTIN_PREFIX, builtin_component, builtin_names, test_component_path};
 pub use chain::{ChainDecision, DEFAULT_DENY, PolicyChain, Verdict};
 pub use engine::PluginEngine;
-pub use files::{MAX_COMPONENT_BYTES, read_regular_file};
+pub use files::read_regular_file;
 pub use host::{
     CaSigner, CertificateBroker, IssuedCertificate, MatchedSecret, NoCertificates, PluginIdentity,
     SecretBroker, TrustedSigner,

@@ -186,11 +186,11 @@ pub fn audit(
     let write = || -> std::io::Result<()> {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         writeln!(out, "at\tservice\ttransaction\tevent\tplugin\tdetail")?;
+        // One event a line and one field a column, whatever a plugin or a
+        // client put in the text: tabs and newlines become spaces.
+        let clean = |v: String| v.replace(|c: char| c.is_control(), " ");
+        let dash = |v: Option<String>| clean(v.unwrap_or_else(|| "-".into()));
         for (at, e) in events {
-            // One event a line and one field a column, whatever a plugin or a
-            // client put in the text: tabs and newlines become spaces.
-            let clean = |v: String| v.replace(|c: char| c.is_control(), " ");
-            let dash = |v: Option<String>| clean(v.unwrap_or_else(|| "-".into()));
             writeln!(
                 out,
                 "{}\t{}\t{}\t{}\t{}\t{}",

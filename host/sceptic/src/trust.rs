@@ -38,8 +38,8 @@ pub fn run(dir: &DataDir, command: TrustCommand) -> anyhow::Result<()> {
     let m = dir.manager();
     match command {
         TrustCommand::Add { service, file } => {
-            let bytes =
-                read_capped(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes = sceptic_plugins::read_regular_file(&file, MAX_TRUST_FILE_BYTES)
+                .with_context(|| format!("cannot read {}", file.display()))?;
             let added = manage::add_trusted(&m, &service, &bytes)
                 .map_err(cli_error)
                 .with_context(|| format!("{}", file.display()))?;
@@ -85,10 +85,3 @@ pub fn run(dir: &DataDir, command: TrustCommand) -> anyhow::Result<()> {
 /// Largest certificate file read: a bundle of a few dozen certificates fits; a
 /// device file such as /dev/zero does not make the CLI read forever.
 const MAX_TRUST_FILE_BYTES: u64 = 1 << 20;
-
-fn read_capped(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    Ok(sceptic_plugins::read_regular_file(
-        path,
-        MAX_TRUST_FILE_BYTES,
-    )?)
-}

@@ -13,7 +13,8 @@ use std::time::Instant;
 use crate::runtime::ServiceTable;
 
 /// Where the public answer sends an operator for the reasons.
-const WHY_ELSEWHERE: &str = "GET /api/v1/health on the admin port, or the server log, says why";
+pub(crate) const WHY_ELSEWHERE: &str =
+    "GET /api/v1/health on the admin port, or the server log, says why";
 
 /// The server's state at one moment.
 pub struct Health {
@@ -92,6 +93,15 @@ impl Health {
 
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// 200 while every service serves and nothing is quarantined, else 503.
+    pub fn status(&self) -> hyper::StatusCode {
+        if self.ok() {
+            hyper::StatusCode::OK
+        } else {
+            hyper::StatusCode::SERVICE_UNAVAILABLE
+        }
     }
 
     /// The plain-text answer of `GET /health`.

@@ -77,7 +77,8 @@ pub async fn route(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "service {alias:?} is not available: its configuration did not load; \
-                     it is tried again by itself (the operator's log says why)"
+                     it is tried again by itself ({})",
+                    crate::health::WHY_ELSEWHERE
                 ),
             ));
         }
@@ -263,12 +264,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Vec<u8>, Reply> {
 
 fn health(app: &App) -> Reply {
     let health = crate::health::Health::of(&app.table(), false);
-    let status = if health.ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    text(status, health.text())
+    text(health.status(), health.text())
 }
 
 /// What every refusal of a disabled service says.

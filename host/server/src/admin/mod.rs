@@ -116,12 +116,7 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallibl
         return Ok(match caller.access {
             Access::Full => {
                 let health = crate::health::Health::of(&app.table(), true);
-                let status = if health.ok() {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                };
-                http::json_reply(status, health.json())
+                http::json_reply(health.status(), health.json())
             }
             Access::Team(_) => error(
                 StatusCode::FORBIDDEN,
